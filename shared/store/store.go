@@ -1,0 +1,103 @@
+// Package store defines what offpush keeps: devices grouped by user, the
+// token → owner index that keeps a vendor token with one user at a time, and
+// certificates. Two implementations meet the same contract, checked by one
+// conformance suite (storetest): embedded (memory or a file, for the local
+// server) and dynamo (DynamoDB, for Lambda).
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/offpush/offpush/shared/cert"
+	"github.com/offpush/offpush/shared/device"
+)
+
+// Errors every implementation returns, matched with errors.Is.
+var (
+	// ErrNotFound: no such device, user or certificate.
+	ErrNotFound = errors.New("not found")
+	// ErrExists: a certificate with that ID is already registered.
+	ErrExists = errors.New("already exists")
+	// ErrUnknownCertificate: an upload names a certificate that is not registered.
+	ErrUnknownCertificate = errors.New("unknown certificate")
+)
+
+// Store is the persistence contract of offpush.
+//
+// Devices: a user's devices are read in one request. A token belongs to at
+// most one user: when an upload carries a token another device holds, that
+// device loses it (status logged_out) in the same transaction. A user has at
+// most MaxDevices devices; an upload of a new one past the cap evicts the least
+// recently updated. Devices expire device.TokenLifetime after their last
+// upload: they are no longer returned, and the backing store deletes them.
+type Store interface {
+	// UpsertDevice creates the device or replaces its token, certificate and
+	// details (an idempotent re-upload). It checks the certificate exists
+	// (ErrUnknownCertificate) and the token suits the certificate's vendor
+	// and the platform (*device.FieldError). A new device starts in the
+	// background state; a re-upload keeps state and unread count and makes the
+	// device active again.
+	UpsertDevice(ctx context.Context, up device.Upload) (device.Device, error)
+	// ClearDevice removes the device's token (logout, clearToken); the device
+	// stays with status logged_out. Clearing a missing device is not an error.
+	ClearDevice(ctx context.Context, userID, deviceID string) error
+	// SetDeviceState records foreground/background and, if given, the unread
+	// count. ErrNotFound if the user has no such device.
+	SetDeviceState(ctx context.Context, userID, deviceID string, sc device.StateChange) (device.Device, error)
+	// ListDevices returns the user's live devices, ordered by device ID; none
+	// (and no error) for an unknown user.
+	ListDevices(ctx context.Context, userID string) ([]device.Device, error)
+	// GetUser returns the user's tags, attributes and devices; ErrNotFound if
+	// the store has nothing for the user.
+	GetUser(ctx context.Context, userID string) (device.User, error)
+	// KickDevices marks every device of the user kicked, except keepDeviceID
+	// if given, and returns the devices after the kick. Kicked devices keep
+	// their token but get no push until they upload again. ErrNotFound for an
+	// unknown user, or a keepDeviceID the user does not have.
+	KickDevices(ctx context.Context, userID, keepDeviceID string) ([]device.Device, error)
+	// IncrementUnread atomically adds one to the device's unread count and
+	// returns the new count (the badge). ErrNotFound if there is no such device.
+	IncrementUnread(ctx context.Context, userID, deviceID string) (int, error)
+
+	// CreateCertificate registers c. An ID of 0 assigns the next free ID;
+	// ErrExists if the ID is taken. The stored certificate is returned with
+	// its secrets.
+	CreateCertificate(ctx context.Context, c cert.Certificate) (cert.Certificate, error)
+	// GetCertificate returns the certificate with its secrets, or ErrNotFound.
+	GetCertificate(ctx context.Context, id int64) (cert.Certificate, error)
+	// ListCertificates returns every certificate, ordered by ID.
+	ListCertificates(ctx context.Context) ([]cert.Certificate, error)
+	// ReplaceCertificate overwrites an existing certificate; ErrNotFound if
+	// there is none with c.ID. CreatedAt is kept.
+	ReplaceCertificate(ctx context.Context, c cert.Certificate) (cert.Certificate, error)
+	// DeleteCertificate removes a certificate; ErrNotFound if there is none.
+	// Devices that name it stay, and are skipped by pushes until re-uploaded.
+	DeleteCertificate(ctx context.Context, id int64) error
+
+	// Close releases the store's resources.
+	Close() error
+}
+
+// Options tunes a store; the zero value gives the defaults.
+type Options struct {
+	// MaxDevices caps a user's devices (default device.DefaultMaxDevices).
+	MaxDevices int
+	// Now is the clock (default time.Now); tests move it.
+	Now func() time.Time
+}
+
+// WithDefaults fills the zero fields of o.
+func (o Options) WithDefaults() Options {
+	if o.MaxDevices <= 0 {
+		o.MaxDevices = device.DefaultMaxDevices
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// FirstCertificateID is the first ID assigned to a certificate created without one.
+const FirstCertificateID = 10001
