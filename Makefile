@@ -38,7 +38,7 @@ FUZZTIME ?= 10s
 test bench: export OFFPUSH_INTEGRATION := required
 test bench: export OFFPUSH_DYNAMODB_LOCAL_DIR := $(DYNAMODB_LOCAL_DIR)
 
-.PHONY: help run token build tools tools-dynamodb-local test bench fmt vet clean distclean FORCE
+.PHONY: help run token admin-key build tools tools-dynamodb-local test bench fmt vet clean distclean FORCE
 
 help: ## List the targets
 	@echo 'usage: make TARGET'
@@ -50,7 +50,10 @@ run: ## Serve the whole API locally on OFFPUSH_ADDR (default 127.0.0.1:8080)
 	$(GO) run ./cmd/offpush-local
 
 token: ## Print a user JWT signed with the local secret: make token USER=alice
-	$(GO) run ./cmd/offpush-local token $(USER)
+	@$(GO) run ./cmd/offpush-local token $(USER)
+
+admin-key: ## Print the local server's admin key
+	@$(GO) run ./cmd/offpush-local admin-key
 
 build: $(foreach d,$(function_dirs),$(BUILD_DIR)/$(d)/bootstrap) ## Build every function into build/<function>/bootstrap (linux/arm64) and print sizes
 	@stat -c '%s %n' $^ | numfmt --to=iec-i --suffix=B --format='%8.1f'

@@ -4,6 +4,7 @@
 //
 //	offpush-local              serve on OFFPUSH_ADDR (default 127.0.0.1:8080)
 //	offpush-local token USER   print an app JWT for USER, valid 24 hours
+//	offpush-local admin-key    print the local admin key
 //
 // Without OFFPUSH_JWT_HS256_SECRET and OFFPUSH_ADMIN_KEYS it generates both
 // once and keeps them in .offpush/local-secrets.json (OFFPUSH_LOCAL_DIR), so
@@ -69,8 +70,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 			}
 			fmt.Fprintln(out, tok)
 			return nil
+		case "admin-key":
+			keys := auth.ParseKeyList(env("OFFPUSH_ADMIN_KEYS"))
+			if len(keys) == 0 {
+				return errors.New("no admin key configured")
+			}
+			fmt.Fprintln(out, keys[0])
+			return nil
 		default:
-			return fmt.Errorf("unknown command %q (want no argument, or: token USER)", args[0])
+			return fmt.Errorf("unknown command %q (want no argument, token USER, or admin-key)", args[0])
 		}
 	}
 	return serve(ctx, env, out, ready)
