@@ -10,12 +10,15 @@ import (
 	"github.com/offpush/offpush/shared/device"
 )
 
-// TokenKey is the index key of a vendor token: the vendor and the token's
-// SHA-256. Tokens are hashed because vendor tokens may be up to 4 KiB, more
-// than a DynamoDB key may hold, and so that the index holds no token.
-func TokenKey(v device.Vendor, token string) string {
+// TokenKey is the index key of a vendor token: its SHA-256. Tokens are
+// hashed because vendor tokens may be up to 4 KiB, more than a DynamoDB key
+// may hold, and so that the index holds no token. The key does not name the
+// vendor: the vendor is known only once the certificate is read, and an
+// upload reads the token's owner in the same request; tokens of different
+// vendors do not collide.
+func TokenKey(token string) string {
 	sum := sha256.Sum256([]byte(token))
-	return string(v) + "#" + hex.EncodeToString(sum[:])
+	return hex.EncodeToString(sum[:])
 }
 
 // TokenOwner is the index entry of a token: which device holds it.
@@ -64,7 +67,7 @@ func PlanUpsert(current []device.Device, owner *TokenOwner, up device.Upload, c 
 	}
 	now = now.UTC().Truncate(time.Millisecond)
 	var plan UpsertPlan
-	newKey := TokenKey(c.Vendor, up.Token)
+	newKey := TokenKey(up.Token)
 	plan.Index = newKey
 
 	var existing *device.Device
@@ -103,8 +106,8 @@ func PlanUpsert(current []device.Device, owner *TokenOwner, up device.Upload, c 
 		dev.State = existing.State
 		dev.UnreadCount = existing.UnreadCount
 	}
-	if existing != nil && existing.Token != "" && TokenKey(existing.Vendor, existing.Token) != newKey {
-		plan.Unindex = append(plan.Unindex, IndexEntry{Key: TokenKey(existing.Vendor, existing.Token), Owner: TokenOwner{existing.UserID, existing.DeviceID}})
+	if existing != nil && existing.Token != "" && TokenKey(existing.Token) != newKey {
+		plan.Unindex = append(plan.Unindex, IndexEntry{Key: TokenKey(existing.Token), Owner: TokenOwner{existing.UserID, existing.DeviceID}})
 	}
 	plan.Device = dev
 	plan.Put = append(plan.Put, dev)
@@ -115,7 +118,7 @@ func PlanUpsert(current []device.Device, owner *TokenOwner, up device.Upload, c 
 	if owner != nil && !(owner.UserID == up.UserID && owner.DeviceID == up.DeviceID) {
 		if owner.UserID == up.UserID {
 			for i, d := range live {
-				if d.DeviceID == owner.DeviceID && d.Token != "" && TokenKey(d.Vendor, d.Token) == newKey {
+				if d.DeviceID == owner.DeviceID && d.Token != "" && TokenKey(d.Token) == newKey {
 					live[i] = loseToken(d, now)
 					plan.Put = append(plan.Put, live[i])
 				}
@@ -159,7 +162,7 @@ func appendUnindex(list []IndexEntry, d device.Device, keep string) []IndexEntry
 	if d.Token == "" {
 		return list
 	}
-	k := TokenKey(d.Vendor, d.Token)
+	k := TokenKey(d.Token)
 	if k == keep {
 		return list // the new upload takes this key over
 	}

@@ -28,7 +28,6 @@ func (s *Store) CreateCertificate(ctx context.Context, c cert.Certificate) (cert
 			}
 			return cert.Certificate{}, fmt.Errorf("create certificate %d: %w", c.ID, err)
 		}
-		s.vendors.Store(c.ID, c.Vendor)
 		return c, nil
 	}
 	for range maxAssignTries {
@@ -39,7 +38,6 @@ func (s *Store) CreateCertificate(ctx context.Context, c cert.Certificate) (cert
 		c.ID = id
 		err = s.putNewCert(ctx, c)
 		if err == nil {
-			s.vendors.Store(c.ID, c.Vendor)
 			return c, nil
 		}
 		if !conditionFailed(err) {
@@ -121,7 +119,6 @@ func (s *Store) GetCertificate(ctx context.Context, id int64) (cert.Certificate,
 	if err != nil {
 		return cert.Certificate{}, fmt.Errorf("get certificate %d: %w", id, err)
 	}
-	s.vendors.Store(c.ID, c.Vendor)
 	return c, nil
 }
 
@@ -196,7 +193,6 @@ func (s *Store) ReplaceCertificate(ctx context.Context, c cert.Certificate) (cer
 			ExpressionAttributeValues: e.Values(),
 		})
 		if err == nil {
-			s.vendors.Store(c.ID, c.Vendor)
 			return c, nil
 		}
 		if !conditionFailed(err) {
@@ -226,6 +222,5 @@ func (s *Store) DeleteCertificate(ctx context.Context, id int64) error {
 	if err != nil {
 		return fmt.Errorf("delete certificate %d: %w", id, err)
 	}
-	s.vendors.Delete(id)
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -67,22 +66,7 @@ func (s *Store) upsertOnce(ctx context.Context, up device.Upload, r *upsertRetry
 		return d, false, fmt.Errorf("certificate %d: %w", up.CertificateID, store.ErrUnknownCertificate)
 	}
 	c := *rd.cert
-	s.vendors.Store(c.ID, c.Vendor)
-	key := store.TokenKey(c.Vendor, up.Token)
-	entry, read := rd.index[key]
-	if !read {
-		// The certificate's vendor was not the one remembered: check the
-		// token suits it, then read the entry the batch did not.
-		if err := device.ValidateToken(c.Vendor, up.Token); err != nil {
-			return d, false, err
-		}
-		if err := device.ValidatePlatform(c.Vendor, up.Platform); err != nil {
-			return d, false, err
-		}
-		if entry, err = s.getIndex(ctx, key); err != nil {
-			return d, false, err
-		}
-	}
+	entry := rd.index
 
 	var owner *store.TokenOwner // the index entry's owner as read
 	if entry != nil {
@@ -143,41 +127,23 @@ func (s *Store) upsertOnce(ctx context.Context, up device.Upload, r *upsertRetry
 type uploadRead struct {
 	user userItem
 	cert *cert.Certificate
-	// index holds the entry of every token key read, nil where there is none.
-	index map[string]*indexEntry
+	// index is the token's index entry, nil if there is none.
+	index *indexEntry
 }
 
 // readUpload reads the user item, the certificate and the token's index
-// entry in one BatchGetItem. Until the store has seen the certificate, it
-// does not know its vendor and so reads the entry of every vendor the token
-// and platform would suit.
+// entry in one BatchGetItem.
 func (s *Store) readUpload(ctx context.Context, up device.Upload) (uploadRead, error) {
-	vendors := device.Vendors
-	if v, ok := s.vendors.Load(up.CertificateID); ok {
-		vendors = []device.Vendor{v.(device.Vendor)}
-	}
-	var keys []string
-	var indexKeys []map[string]types.AttributeValue
-	for _, v := range vendors {
-		if device.ValidateToken(v, up.Token) == nil && device.ValidatePlatform(v, up.Platform) == nil {
-			k := store.TokenKey(v, up.Token)
-			keys = append(keys, k)
-			indexKeys = append(indexKeys, indexKey(k))
-		}
-	}
 	req := map[string]types.KeysAndAttributes{
 		s.users: {Keys: []map[string]types.AttributeValue{userKey(up.UserID)}, ConsistentRead: ptr(true)},
 		s.jobs:  {Keys: []map[string]types.AttributeValue{certKey(up.CertificateID)}, ConsistentRead: ptr(true)},
-	}
-	if len(indexKeys) > 0 {
-		req[s.index] = types.KeysAndAttributes{Keys: indexKeys, ConsistentRead: ptr(true)}
+		s.index: {Keys: []map[string]types.AttributeValue{indexKey(store.TokenKey(up.Token))}, ConsistentRead: ptr(true)},
 	}
 	got, err := s.batchGet(ctx, req)
 	if err != nil {
 		return uploadRead{}, fmt.Errorf("read user, certificate and token owner: %w", err)
 	}
-
-	res := uploadRead{index: make(map[string]*indexEntry, len(keys))}
+	var res uploadRead
 	var userAttrs map[string]types.AttributeValue
 	if items := got[s.users]; len(items) > 0 {
 		userAttrs = items[0]
@@ -192,19 +158,10 @@ func (s *Store) readUpload(ctx context.Context, up device.Upload) (uploadRead, e
 		}
 		res.cert = &c
 	}
-	for _, k := range keys {
-		res.index[k] = nil
-	}
-	for _, item := range got[s.index] {
-		pk, _ := item[attrPK].(*types.AttributeValueMemberS)
-		if pk == nil {
-			continue
-		}
-		e, err := parseIndex(item)
-		if err != nil {
+	if items := got[s.index]; len(items) > 0 {
+		if res.index, err = parseIndex(items[0]); err != nil {
 			return uploadRead{}, err
 		}
-		res.index[strings.TrimPrefix(pk.Value, tokenPrefix)] = e
 	}
 	return res, nil
 }
@@ -232,14 +189,6 @@ func (s *Store) batchGet(ctx context.Context, req map[string]types.KeysAndAttrib
 			return nil, err
 		}
 	}
-}
-
-func (s *Store) getIndex(ctx context.Context, key string) (*indexEntry, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.index, Key: indexKey(key), ConsistentRead: ptr(true)})
-	if err != nil {
-		return nil, fmt.Errorf("read token owner: %w", err)
-	}
-	return parseIndex(out.Item)
 }
 
 // writeKind names the part of an upload each transaction item plays, to
@@ -474,7 +423,7 @@ func (s *Store) ClearDevice(ctx context.Context, userID, deviceID string) error 
 				}},
 				{Delete: &types.Delete{
 					TableName:                 &s.index,
-					Key:                       indexKey(store.TokenKey(d.Vendor, d.Token)),
+					Key:                       indexKey(store.TokenKey(d.Token)),
 					ConditionExpression:       ptr(ownerCond(ie, &store.TokenOwner{UserID: userID, DeviceID: deviceID})),
 					ExpressionAttributeNames:  ie.Names(),
 					ExpressionAttributeValues: ie.Values(),

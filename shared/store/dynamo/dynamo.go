@@ -20,7 +20,6 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -57,10 +56,6 @@ type Store struct {
 	jobs  string
 	opts  store.Options
 
-	// vendors remembers each certificate's vendor, so that an upload reads
-	// just the one token index entry it needs. A stale entry (a certificate
-	// replaced with another vendor elsewhere) costs one extra read.
-	vendors sync.Map // int64 → device.Vendor
 }
 
 // New returns a store on the tables named tablePrefix + UsersTable, IndexTable

@@ -220,7 +220,7 @@ func TestItemLayout(t *testing.T) {
 		t.Errorf("token not stored in the device map: %v", dev.Value)
 	}
 
-	idx := getRaw(t, client, prefix+IndexTable, indexKey(store.TokenKey(device.FCM, fcmToken(1))))
+	idx := getRaw(t, client, prefix+IndexTable, indexKey(store.TokenKey(fcmToken(1))))
 	if idx == nil {
 		t.Fatal("no index entry for the token")
 	}
@@ -334,7 +334,7 @@ func TestStaleIndexEntries(t *testing.T) {
 	if _, err := s.UpsertDevice(ctx, androidUpload("carol", "phone", c.ID, fcmToken(2))); err != nil {
 		t.Fatal(err)
 	}
-	oldKey := store.TokenKey(device.FCM, fcmToken(2))
+	oldKey := store.TokenKey(fcmToken(2))
 	entry := indexKey(oldKey)
 	entry["userId"], entry["deviceId"] = str("dave"), str("phone")
 	if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: ptr(prefix + IndexTable), Item: entry}); err != nil {

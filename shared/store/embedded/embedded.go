@@ -118,7 +118,7 @@ func (s *Store) UpsertDevice(_ context.Context, up device.Upload) (device.Device
 		if u == nil {
 			u = &userRecord{Devices: map[string]device.Device{}}
 		}
-		owner, err := readOwner(t, store.TokenKey(c.Vendor, up.Token))
+		owner, err := readOwner(t, store.TokenKey(up.Token))
 		if err != nil {
 			return err
 		}
@@ -182,7 +182,7 @@ func (s *Store) ClearDevice(_ context.Context, userID, deviceID string) error {
 			return nil
 		}
 		if d.Token != "" {
-			key := store.TokenKey(d.Vendor, d.Token)
+			key := store.TokenKey(d.Token)
 			if o, err := readOwner(t, key); err == nil && o != nil && o.UserID == userID && o.DeviceID == deviceID {
 				if err := t.del(bucketIndex, tokenIndexKey(key)); err != nil {
 					return err
