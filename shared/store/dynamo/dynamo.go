@@ -55,7 +55,6 @@ type Store struct {
 	index string
 	jobs  string
 	opts  store.Options
-
 }
 
 // New returns a store on the tables named tablePrefix + UsersTable, IndexTable
