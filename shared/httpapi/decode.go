@@ -31,6 +31,11 @@ type DecodeOptions struct {
 // body that is not application/json, 413 over the limit, 400 naming the
 // field for malformed JSON or a wrong type.
 func Decode(w http.ResponseWriter, r *http.Request, dst any, o DecodeOptions) error {
+	// A required body must be declared JSON, even when empty; an optional
+	// one only when present (clients often label an empty body as a form).
+	if !o.Optional && !isJSON(r) {
+		return unsupported()
+	}
 	if r.ContentLength > o.Limit {
 		return tooLarge(o.Limit)
 	}
@@ -48,13 +53,19 @@ func Decode(w http.ResponseWriter, r *http.Request, dst any, o DecodeOptions) er
 		}
 		return BadRequest("", "request body is required")
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" || !o.Optional {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || mt != "application/json" {
-			return &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMediaType, Message: "Content-Type must be application/json"}
-		}
+	if o.Optional && r.Header.Get("Content-Type") != "" && !isJSON(r) {
+		return unsupported()
 	}
 	return DecodeBytes(body, dst, o.Strict)
+}
+
+func isJSON(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == "application/json"
+}
+
+func unsupported() error {
+	return &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMediaType, Message: "Content-Type must be application/json"}
 }
 
 func tooLarge(limit int64) error {

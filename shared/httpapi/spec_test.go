@@ -1,0 +1,709 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/offpush/offpush/shared/auth"
+	"github.com/offpush/offpush/shared/store"
+	"github.com/offpush/offpush/shared/store/embedded"
+)
+
+// specPath is the OpenAPI document of the HTTP contract (docs/api.md).
+const specPath = "../../infra/openapi.yaml"
+
+// specServer is the spec's first server, the local one; test requests go to
+// it so that the spec's router matches them.
+const specServer = "http://127.0.0.1:8080"
+
+// loadSpec loads and validates infra/openapi.yaml afresh, so a test may
+// change its copy.
+func loadSpec(t *testing.T) *openapi3.T {
+	t.Helper()
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromFile(specPath)
+	if err != nil {
+		t.Fatalf("load %s: %v", specPath, err)
+	}
+	if err := doc.Validate(loader.Context); err != nil {
+		t.Fatalf("%s is not a valid OpenAPI document: %v", specPath, err)
+	}
+	return doc
+}
+
+func TestSpecIsValidOpenAPI(t *testing.T) {
+	doc := loadSpec(t)
+	if !strings.HasPrefix(doc.OpenAPI, "3.0.") {
+		t.Errorf("openapi: %q, want 3.0.x", doc.OpenAPI)
+	}
+	if _, err := gorillamux.NewRouter(doc); err != nil {
+		t.Fatalf("router from the spec: %v", err)
+	}
+	// Every operation names its security explicitly: app JWT, admin key, or
+	// none (the health check only).
+	for _, op := range specOperations(doc) {
+		o := doc.Paths.Value(op.path).GetOperation(op.method)
+		if o.Security == nil {
+			t.Errorf("%s: no security requirement; set appJwt, adminKey or [] explicitly", op)
+			continue
+		}
+		if len(*o.Security) == 0 && op.path != "/healthz" {
+			t.Errorf("%s: no authentication, but only /healthz is public", op)
+		}
+	}
+}
+
+// specRoute is one operation: a method and a path template.
+type specRoute struct{ method, path string }
+
+func (r specRoute) String() string { return r.method + " " + r.path }
+
+// routeRecorder is a Mux that records the patterns registered on it.
+type routeRecorder struct{ patterns []string }
+
+func (r *routeRecorder) Handle(pattern string, _ http.Handler) {
+	r.patterns = append(r.patterns, pattern)
+}
+
+// registeredRoutes returns every route the functions serve: each route
+// group, plus the health check that NewHandler registers itself.
+func registeredRoutes(t *testing.T) []specRoute {
+	t.Helper()
+	rec := &routeRecorder{}
+	// NewHandler mounts GET /healthz on its own mux before the groups, so it
+	// is recorded by hand here; TestSpecOperationsAreServed checks it
+	// against the real handler.
+	rec.Handle("GET /healthz", nil)
+	var d Deps
+	for _, g := range []Routes{DeviceRoutes(nil), StateRoutes(nil), AdminRoutes(nil)} {
+		g(rec, d)
+	}
+	var out []specRoute
+	for _, p := range rec.patterns {
+		r, err := parsePattern(p)
+		if err != nil {
+			t.Errorf("route %q: %v", p, err)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// parsePattern turns a ServeMux pattern such as "PUT /v1/devices/{deviceId}"
+// into the OpenAPI method and path template.
+func parsePattern(p string) (specRoute, error) {
+	method, path, ok := strings.Cut(p, " ")
+	if !ok || method == "" {
+		return specRoute{}, fmt.Errorf("no method: the spec describes one operation per method")
+	}
+	path = strings.TrimLeft(path, " \t")
+	if !strings.HasPrefix(path, "/") {
+		return specRoute{}, fmt.Errorf("pattern names a host or no path")
+	}
+	path = strings.TrimSuffix(path, "{$}")
+	// A trailing wildcard {name...} is a template parameter in OpenAPI.
+	path = strings.ReplaceAll(path, "...}", "}")
+	return specRoute{method: method, path: path}, nil
+}
+
+// specOperations lists the spec's operations, sorted.
+func specOperations(doc *openapi3.T) []specRoute {
+	var out []specRoute
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			out = append(out, specRoute{method: method, path: path})
+		}
+	}
+	sortRoutes(out)
+	return out
+}
+
+func sortRoutes(rs []specRoute) {
+	slices.SortFunc(rs, func(a, b specRoute) int {
+		if c := strings.Compare(a.path, b.path); c != 0 {
+			return c
+		}
+		return strings.Compare(a.method, b.method)
+	})
+}
+
+// diffRoutes returns the spec operations the router does not register and
+// the registered routes the spec does not describe. A route registered twice
+// counts as not described the second time.
+func diffRoutes(spec, registered []specRoute) (notRegistered, notInSpec []specRoute) {
+	want := map[specRoute]bool{}
+	for _, r := range spec {
+		want[r] = true
+	}
+	seen := map[specRoute]bool{}
+	for _, r := range registered {
+		if !want[r] || seen[r] {
+			notInSpec = append(notInSpec, r)
+		}
+		seen[r] = true
+	}
+	for _, r := range spec {
+		if !seen[r] {
+			notRegistered = append(notRegistered, r)
+		}
+	}
+	sortRoutes(notRegistered)
+	sortRoutes(notInSpec)
+	return notRegistered, notInSpec
+}
+
+// routeDiffError describes a difference between spec and router, or is ""
+// when they agree.
+func routeDiffError(notRegistered, notInSpec []specRoute) string {
+	var b strings.Builder
+	for _, r := range notRegistered {
+		fmt.Fprintf(&b, "\n  in %s but not registered by the router: %s", specPath, r)
+	}
+	for _, r := range notInSpec {
+		fmt.Fprintf(&b, "\n  registered by the router but not in %s: %s", specPath, r)
+	}
+	return b.String()
+}
+
+func TestSpecMatchesRouter(t *testing.T) {
+	doc := loadSpec(t)
+	registered := registeredRoutes(t)
+	if len(registered) == 0 {
+		t.Fatal("no routes recorded")
+	}
+	if msg := routeDiffError(diffRoutes(specOperations(doc), registered)); msg != "" {
+		t.Errorf("spec and router disagree:%s", msg)
+	}
+
+	// The comparison must notice a difference either way.
+	t.Run("detects a route missing from the spec", func(t *testing.T) {
+		doc := loadSpec(t)
+		const gone = "/v1/users/{userId}/kick"
+		if doc.Paths.Value(gone) == nil {
+			t.Fatalf("spec has no %s to remove", gone)
+		}
+		doc.Paths.Delete(gone)
+		notRegistered, notInSpec := diffRoutes(specOperations(doc), registeredRoutes(t))
+		want := []specRoute{{"POST", gone}}
+		if len(notRegistered) != 0 || !slices.Equal(notInSpec, want) {
+			t.Errorf("diff = %v, %v; want [], %v", notRegistered, notInSpec, want)
+		}
+		if msg := routeDiffError(notRegistered, notInSpec); !strings.Contains(msg, "POST "+gone) {
+			t.Errorf("message %q does not name POST %s", msg, gone)
+		}
+	})
+	t.Run("detects an operation the router lacks", func(t *testing.T) {
+		doc := loadSpec(t)
+		doc.Paths.Value("/v1/devices").Post = &openapi3.Operation{}
+		notRegistered, notInSpec := diffRoutes(specOperations(doc), registeredRoutes(t))
+		want := []specRoute{{"POST", "/v1/devices"}}
+		if !slices.Equal(notRegistered, want) || len(notInSpec) != 0 {
+			t.Errorf("diff = %v, %v; want %v, []", notRegistered, notInSpec, want)
+		}
+	})
+	t.Run("detects a renamed path parameter", func(t *testing.T) {
+		registered := append(registeredRoutes(t), specRoute{"GET", "/v1/certificates/{certificateId}"})
+		_, notInSpec := diffRoutes(specOperations(doc), registered)
+		if len(notInSpec) != 1 {
+			t.Errorf("not in spec = %v, want the {certificateId} route", notInSpec)
+		}
+	})
+}
+
+func TestSpecParsePattern(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    specRoute
+		wantErr bool
+	}{
+		{in: "PUT /v1/devices/{deviceId}", want: specRoute{"PUT", "/v1/devices/{deviceId}"}},
+		{in: "GET /healthz", want: specRoute{"GET", "/healthz"}},
+		{in: "GET /v1/{$}", want: specRoute{"GET", "/v1/"}},
+		{in: "GET /files/{path...}", want: specRoute{"GET", "/files/{path}"}},
+		{in: "/v1/devices", wantErr: true},
+		{in: "GET example.com/v1/devices", wantErr: true},
+	}
+	for _, tt := range tests {
+		got, err := parsePattern(tt.in)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("parsePattern(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+// TestSpecOperationsAreServed sends each spec operation, without credentials,
+// to the real handler: none may fall through to the mux's "no route" 404 or
+// 405. This covers the health check, which registeredRoutes records by hand.
+func TestSpecOperationsAreServed(t *testing.T) {
+	doc := loadSpec(t)
+	h := NewHandler(Deps{Log: slog.New(slog.DiscardHandler)},
+		DeviceRoutes(nil), StateRoutes(nil), AdminRoutes(nil))
+	sample := strings.NewReplacer("{deviceId}", "d1", "{id}", "10001", "{userId}", "alice")
+	for _, op := range specOperations(doc) {
+		req := httptest.NewRequest(op.method, specServer+sample.Replace(op.path), nil)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code == http.StatusMethodNotAllowed || strings.Contains(rec.Body.String(), "no route for") {
+			t.Errorf("%s: the handler does not serve it: %d %s", op, rec.Code, rec.Body)
+		}
+	}
+}
+
+// Fixtures of the response-validation test.
+const (
+	specAdminKey = "spec-admin-key-0123456789"
+	specSecret   = "spec-hs256-secret-0123456789abcdef0123456789"
+	specAPNsHex  = "740f4707bebcf74f9b7c25d48e3358945f6aa01da5ddb387462c7eaf61bb78ad"
+)
+
+// specCodes is the error code the contract gives each status.
+var specCodes = map[int]string{
+	http.StatusBadRequest:            CodeInvalidArgument,
+	http.StatusUnauthorized:          CodeUnauthenticated,
+	http.StatusForbidden:             CodePermissionDenied,
+	http.StatusNotFound:              CodeNotFound,
+	http.StatusConflict:              CodeConflict,
+	http.StatusRequestEntityTooLarge: CodePayloadTooLarge,
+	http.StatusUnsupportedMediaType:  CodeUnsupportedMediaType,
+	http.StatusTooManyRequests:       CodeRateLimited,
+	http.StatusInternalServerError:   CodeInternal,
+}
+
+// specStep is one request of the response-validation test.
+type specStep struct {
+	name         string
+	method, path string
+	// auth is the Authorization header; empty sends none.
+	auth string
+	// body is sent as is; contentType defaults to application/json when
+	// there is a body.
+	body        string
+	contentType string
+	want        int
+	// specRejects marks a request that deliberately breaks the spec: the
+	// spec must reject it too, not only the handler.
+	specRejects bool
+	// check looks further at a success response.
+	check func(t *testing.T, body map[string]any)
+}
+
+// specValidator validates requests and responses against the spec.
+type specValidator struct {
+	router routers.Router
+	opts   *openapi3filter.Options
+}
+
+func newSpecValidator(t *testing.T, doc *openapi3.T) specValidator {
+	t.Helper()
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		t.Fatalf("router from the spec: %v", err)
+	}
+	return specValidator{router: router, opts: &openapi3filter.Options{
+		// The handlers authenticate; the spec only names the scheme.
+		AuthenticationFunc:    openapi3filter.NoopAuthenticationFunc,
+		IncludeResponseStatus: true,
+		MultiError:            true,
+		SkipSettingDefaults:   true,
+	}}
+}
+
+// request validates req against the spec and returns the input that
+// its response is validated with.
+func (v specValidator) request(req *http.Request) (*openapi3filter.RequestValidationInput, error) {
+	route, params, err := v.router.FindRoute(req)
+	if err != nil {
+		return nil, fmt.Errorf("no operation in the spec: %w", err)
+	}
+	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: v.opts}
+	return in, openapi3filter.ValidateRequest(context.Background(), in)
+}
+
+func (v specValidator) response(in *openapi3filter.RequestValidationInput, status int, header http.Header, body []byte) error {
+	return openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: in,
+		Status:                 status,
+		Header:                 header,
+		Body:                   io.NopCloser(bytes.NewReader(body)),
+		Options:                v.opts,
+	})
+}
+
+func newSpecRequest(s specStep) *http.Request {
+	req := httptest.NewRequest(s.method, specServer+s.path, strings.NewReader(s.body))
+	if s.body == "" {
+		req = httptest.NewRequest(s.method, specServer+s.path, nil)
+	}
+	if s.auth != "" {
+		req.Header.Set("Authorization", s.auth)
+	}
+	ct := s.contentType
+	if ct == "" && s.body != "" {
+		ct = "application/json"
+	}
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	return req
+}
+
+// TestOpenAPIResponses drives the real handler over an in-memory store
+// through a realistic sequence, and validates every request and response
+// against the spec: a response the spec does not describe (status, body or
+// header) fails the test.
+func TestOpenAPIResponses(t *testing.T) {
+	doc := loadSpec(t)
+	v := newSpecValidator(t, doc)
+
+	ctx := context.Background()
+	st := embedded.OpenMemory(store.Options{})
+	admins, err := auth.NewAdminKeys([]string{specAdminKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, err := auth.NewVerifier(ctx, auth.JWTConfig{HS256Secret: []byte(specSecret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(users.Close)
+	h := NewHandler(Deps{Users: users, Admins: admins, Log: slog.New(slog.DiscardHandler)},
+		DeviceRoutes(st), StateRoutes(st), AdminRoutes(st))
+
+	mint := func(user string) string {
+		tok, err := auth.MintHS256([]byte(specSecret), user, time.Hour, time.Now(), "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "Bearer " + tok
+	}
+	alice, bob := mint("alice"), mint("bob")
+	admin := "Bearer " + specAdminKey
+	badJWT := "Bearer " + strings.Replace(strings.TrimPrefix(alice, "Bearer "), ".", ".x", 1)
+
+	fcm := specJSON(t, map[string]any{
+		"vendor": "fcm", "name": "android-prod",
+		"fcm":         map[string]any{"serviceAccountJson": specServiceAccount(t)},
+		"clickAction": map[string]any{"type": "openPage", "intent": "intent://chat/open#Intent;scheme=app;end"},
+		"badgeClass":  "com.example.chat.MainActivity",
+	})
+	apns := specJSON(t, map[string]any{
+		"id": 20001, "vendor": "apns", "name": "ios-prod",
+		"apns": map[string]any{
+			"environment": "production", "bundleId": "com.example.chat",
+			"teamId": "ABCDE12345", "keyId": "KEY1234567", "privateKey": specP8(t),
+		},
+	})
+	huawei := specJSON(t, map[string]any{
+		"id": 30001, "vendor": "huawei", "name": "huawei-prod",
+		"huawei": map[string]any{"appId": "104857600", "appSecret": "s3cret-s3cret"},
+	})
+
+	steps := []specStep{
+		{name: "health", method: "GET", path: "/healthz", want: 200},
+
+		// Certificates.
+		{name: "create fcm", method: "POST", path: "/v1/certificates", auth: admin, body: fcm, want: 201,
+			check: func(t *testing.T, b map[string]any) {
+				if b["id"] != float64(store.FirstCertificateID) {
+					t.Errorf("id = %v, want the first assigned ID %d", b["id"], store.FirstCertificateID)
+				}
+			}},
+		{name: "create apns with id", method: "POST", path: "/v1/certificates", auth: admin, body: apns, want: 201},
+		{name: "create huawei", method: "POST", path: "/v1/certificates", auth: admin, body: huawei, want: 201},
+		{name: "create taken id", method: "POST", path: "/v1/certificates", auth: admin, body: apns, want: 409},
+		{name: "create unknown field", method: "POST", path: "/v1/certificates", auth: admin,
+			body: `{"vendor": "huawei", "name": "x", "huawei": {"appId": "1", "appSecret": "s"}, "colour": "red"}`,
+			want: 400, specRejects: true},
+		{name: "create wrong vendor object", method: "POST", path: "/v1/certificates", auth: admin,
+			body: `{"vendor": "fcm", "name": "x", "huawei": {"appId": "1", "appSecret": "s"}}`, want: 400},
+		{name: "create malformed", method: "POST", path: "/v1/certificates", auth: admin, body: `{"vendor": `,
+			want: 400, specRejects: true},
+		{name: "create too large", method: "POST", path: "/v1/certificates", auth: admin,
+			body: `{"vendor": "huawei", "name": "` + strings.Repeat("n", AdminBodyLimit) + `"}`, want: 413, specRejects: true},
+		{name: "create not json", method: "POST", path: "/v1/certificates", auth: admin, body: "vendor=fcm",
+			contentType: "application/x-www-form-urlencoded", want: 415, specRejects: true},
+		{name: "create no key", method: "POST", path: "/v1/certificates", body: huawei, want: 401},
+		{name: "create with app jwt", method: "POST", path: "/v1/certificates", auth: alice, body: huawei, want: 401},
+		{name: "list certificates", method: "GET", path: "/v1/certificates", auth: admin, want: 200,
+			check: func(t *testing.T, b map[string]any) {
+				if n := len(b["certificates"].([]any)); n != 3 {
+					t.Errorf("%d certificates, want 3", n)
+				}
+			}},
+		{name: "get certificate", method: "GET", path: "/v1/certificates/10001", auth: admin, want: 200,
+			check: func(t *testing.T, b map[string]any) {
+				if f := b["fcm"].(map[string]any); f["projectId"] != "offpush-spec" {
+					t.Errorf("fcm = %v, want projectId offpush-spec", f)
+				}
+			}},
+		{name: "get unknown certificate", method: "GET", path: "/v1/certificates/99999", auth: admin, want: 404},
+		{name: "get certificate bad id", method: "GET", path: "/v1/certificates/abc", auth: admin, want: 400, specRejects: true},
+		{name: "rename keeping secrets", method: "PUT", path: "/v1/certificates/30001", auth: admin,
+			body: `{"vendor": "huawei", "name": "huawei-renamed", "huawei": {"appId": "104857600"}, "defaultChannelId": "chat"}`, want: 200,
+			check: func(t *testing.T, b map[string]any) {
+				if b["name"] != "huawei-renamed" || b["defaultChannelId"] != "chat" {
+					t.Errorf("name, channel = %v, %v", b["name"], b["defaultChannelId"])
+				}
+			}},
+		{name: "change vendor", method: "PUT", path: "/v1/certificates/30001", auth: admin,
+			body: `{"vendor": "meizu", "name": "m", "meizu": {"appId": "1", "appSecret": "s"}}`, want: 400},
+		{name: "replace unknown certificate", method: "PUT", path: "/v1/certificates/99999", auth: admin,
+			body: `{"vendor": "huawei", "name": "h", "huawei": {"appId": "1", "appSecret": "s"}}`, want: 404},
+
+		// Devices.
+		{name: "upload android", method: "PUT", path: "/v1/devices/d1", auth: alice,
+			body: `{"certificateId": 10001, "token": "fcm-token-abcd:1234", "platform": "android", "appVersion": "2.3.0",
+				"locale": "zh-CN", "timezone": "Asia/Shanghai", "someFutureField": true}`, want: 200,
+			check: func(t *testing.T, b map[string]any) {
+				if b["state"] != "background" || b["status"] != "active" || b["tokenSuffix"] != "1234" {
+					t.Errorf("new device: state %v, status %v, tokenSuffix %v", b["state"], b["status"], b["tokenSuffix"])
+				}
+			}},
+		{name: "upload ios", method: "PUT", path: "/v1/devices/ios-1", auth: alice,
+			body: `{"certificateId": 20001, "token": "` + specAPNsHex + `", "platform": "ios"}`, want: 200},
+		{name: "upload no auth", method: "PUT", path: "/v1/devices/d2",
+			body: `{"certificateId": 10001, "token": "t", "platform": "android"}`, want: 401},
+		{name: "upload bad jwt", method: "PUT", path: "/v1/devices/d2", auth: badJWT,
+			body: `{"certificateId": 10001, "token": "t", "platform": "android"}`, want: 401},
+		{name: "upload unknown certificate", method: "PUT", path: "/v1/devices/d2", auth: alice,
+			body: `{"certificateId": 424242, "token": "t", "platform": "android"}`, want: 400},
+		{name: "upload apns token not hex", method: "PUT", path: "/v1/devices/d2", auth: alice,
+			body: `{"certificateId": 20001, "token": "not-hex", "platform": "ios"}`, want: 400},
+		{name: "upload missing token", method: "PUT", path: "/v1/devices/d2", auth: alice,
+			body: `{"certificateId": 10001, "platform": "android"}`, want: 400, specRejects: true},
+		{name: "upload bad device id", method: "PUT", path: "/v1/devices/bad!id", auth: alice,
+			body: `{"certificateId": 10001, "token": "t", "platform": "android"}`, want: 400, specRejects: true},
+		{name: "upload not json", method: "PUT", path: "/v1/devices/d2", auth: alice, body: "token=t",
+			contentType: "text/plain", want: 415, specRejects: true},
+		{name: "upload too large", method: "PUT", path: "/v1/devices/d2", auth: alice,
+			body: `{"certificateId": 10001, "platform": "android", "token": "` + strings.Repeat("t", AppBodyLimit) + `"}`,
+			want: 413, specRejects: true},
+		{name: "foreground", method: "PUT", path: "/v1/devices/d1/state", auth: alice,
+			body: `{"state": "foreground", "unreadCount": 3}`, want: 200,
+			check: func(t *testing.T, b map[string]any) {
+				if b["state"] != "foreground" || b["unreadCount"] != float64(3) {
+					t.Errorf("state %v, unreadCount %v", b["state"], b["unreadCount"])
+				}
+			}},
+		{name: "state unread out of range", method: "PUT", path: "/v1/devices/d1/state", auth: alice,
+			body: `{"state": "background", "unreadCount": 100000}`, want: 400, specRejects: true},
+		{name: "state unknown device", method: "PUT", path: "/v1/devices/nope/state", auth: alice,
+			body: `{"state": "background"}`, want: 404},
+		{name: "state of another user's device", method: "PUT", path: "/v1/devices/d1/state", auth: bob,
+			body: `{"state": "background"}`, want: 404},
+		{name: "list devices", method: "GET", path: "/v1/devices", auth: alice, want: 200,
+			check: func(t *testing.T, b map[string]any) {
+				if n := len(b["devices"].([]any)); n != 2 {
+					t.Errorf("%d devices, want 2", n)
+				}
+			}},
+		{name: "list no devices", method: "GET", path: "/v1/devices", auth: bob, want: 200},
+		{name: "list no auth", method: "GET", path: "/v1/devices", want: 401},
+
+		// Users.
+		{name: "push check", method: "GET", path: "/v1/users/alice", auth: admin, want: 200,
+			check: func(t *testing.T, b map[string]any) {
+				for _, d := range b["devices"].([]any) {
+					if r, ok := d.(map[string]any)["lastResult"]; !ok || r != nil {
+						t.Errorf("lastResult = %v (present %v), want null", r, ok)
+					}
+				}
+			}},
+		{name: "push check unknown user", method: "GET", path: "/v1/users/nobody", auth: admin, want: 404},
+		{name: "push check with app jwt", method: "GET", path: "/v1/users/alice", auth: alice, want: 401},
+		{name: "kick keeping d1", method: "POST", path: "/v1/users/alice/kick", auth: admin,
+			body: `{"keepDeviceId": "d1"}`, want: 200,
+			check: func(t *testing.T, b map[string]any) {
+				for _, d := range b["devices"].([]any) {
+					d := d.(map[string]any)
+					want := "kicked"
+					if d["deviceId"] == "d1" {
+						want = "active"
+					}
+					if d["status"] != want {
+						t.Errorf("%v: status %v, want %s", d["deviceId"], d["status"], want)
+					}
+				}
+			}},
+		{name: "kick without body", method: "POST", path: "/v1/users/alice/kick", auth: admin, want: 200},
+		{name: "kick unknown keep device", method: "POST", path: "/v1/users/alice/kick", auth: admin,
+			body: `{"keepDeviceId": "ghost"}`, want: 404},
+		{name: "kick unknown user", method: "POST", path: "/v1/users/nobody/kick", auth: admin, want: 404},
+		{name: "kick unknown field", method: "POST", path: "/v1/users/alice/kick", auth: admin,
+			body: `{"keep": "d1"}`, want: 400, specRejects: true},
+
+		// Cleanup.
+		{name: "logout", method: "DELETE", path: "/v1/devices/d1", auth: alice, want: 204},
+		{name: "logout again", method: "DELETE", path: "/v1/devices/d1", auth: alice, want: 204},
+		{name: "logout bad device id", method: "DELETE", path: "/v1/devices/bad!id", auth: alice, want: 400, specRejects: true},
+		{name: "list after logout", method: "GET", path: "/v1/devices", auth: alice, want: 200,
+			check: func(t *testing.T, b map[string]any) {
+				for _, d := range b["devices"].([]any) {
+					d := d.(map[string]any)
+					if d["deviceId"] == "d1" && (d["status"] != "logged_out" || d["tokenSuffix"] != "") {
+						t.Errorf("d1 after logout: status %v, tokenSuffix %q", d["status"], d["tokenSuffix"])
+					}
+				}
+			}},
+		{name: "delete certificate", method: "DELETE", path: "/v1/certificates/20001", auth: admin, want: 204},
+		{name: "delete certificate again", method: "DELETE", path: "/v1/certificates/20001", auth: admin, want: 404},
+	}
+
+	covered := map[specRoute]bool{}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			in, reqErr := v.request(newSpecRequest(s))
+			if in == nil {
+				t.Fatalf("%s %s: %v", s.method, s.path, reqErr)
+			}
+			covered[specRoute{s.method, in.Route.Path}] = true
+			switch {
+			case s.specRejects && reqErr == nil:
+				t.Errorf("the spec accepts this request, which the test means to break it")
+			case s.specRejects:
+				t.Logf("the spec rejects the request, as meant: %.200v", reqErr)
+			case !s.specRejects && reqErr != nil:
+				t.Errorf("request does not match the spec: %v", reqErr)
+			}
+
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, newSpecRequest(s))
+			body := rec.Body.Bytes()
+			if rec.Code != s.want {
+				t.Fatalf("status %d, want %d: %s", rec.Code, s.want, body)
+			}
+			if err := v.response(in, rec.Code, rec.Header(), body); err != nil {
+				t.Errorf("response does not match the spec: %v\nbody: %s", err, body)
+			}
+			if rec.Code == http.StatusNoContent && len(body) != 0 {
+				t.Errorf("204 with a body: %s", body)
+			}
+			if rec.Code >= 300 {
+				var e struct {
+					Error struct{ Code string } `json:"error"`
+				}
+				if err := json.Unmarshal(body, &e); err != nil || e.Error.Code != specCodes[rec.Code] {
+					t.Errorf("error code %q, want %q for %d", e.Error.Code, specCodes[rec.Code], rec.Code)
+				}
+			}
+			if s.check != nil && rec.Code < 300 && len(body) > 0 {
+				var m map[string]any
+				if err := json.Unmarshal(body, &m); err != nil {
+					t.Fatalf("body: %v", err)
+				}
+				s.check(t, m)
+			}
+		})
+	}
+	for _, op := range specOperations(doc) {
+		if !covered[op] {
+			t.Errorf("%s: no step exercises it; add one", op)
+		}
+	}
+}
+
+// TestOpenAPIResponsesCanFail shows that the response validation rejects
+// what the spec does not describe.
+func TestOpenAPIResponsesCanFail(t *testing.T) {
+	v := newSpecValidator(t, loadSpec(t))
+	hdr := http.Header{"Content-Type": {"application/json"}}
+	tests := []struct {
+		name         string
+		method, path string
+		status       int
+		body         string
+	}{
+		{name: "undocumented status", method: "GET", path: "/healthz", status: 500,
+			body: `{"error": {"code": "internal", "message": "internal error"}}`},
+		{name: "device without expiresAt", method: "GET", path: "/v1/devices", status: 200,
+			body: `{"devices": [{"deviceId": "d1", "userId": "alice", "certificateId": 10001, "vendor": "fcm",
+				"platform": "android", "state": "background", "status": "active", "unreadCount": 0, "tokenSuffix": "abcd",
+				"appVersion": "", "locale": "", "timezone": "", "createdAt": "2026-11-21T10:00:00Z", "updatedAt": "2026-11-21T10:00:00Z"}]}`},
+		{name: "secret in a response", method: "GET", path: "/v1/certificates/30001", status: 200,
+			body: `{"id": 30001, "vendor": "huawei", "name": "h", "huawei": {"appId": "1", "appSecret": "leaked"},
+				"clickAction": {"type": "openApp"}, "badgeClass": "", "defaultChannelId": "",
+				"createdAt": "2026-11-21T10:00:00Z", "updatedAt": "2026-11-21T10:00:00Z"}`},
+		{name: "error without code", method: "DELETE", path: "/v1/certificates/30001", status: 404,
+			body: `{"error": {"message": "no certificate 30001"}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := specStep{method: tt.method, path: tt.path, auth: "Bearer " + specAdminKey}
+			in, err := v.request(newSpecRequest(s))
+			if err != nil {
+				t.Fatalf("request: %v", err)
+			}
+			if err := v.response(in, tt.status, hdr, []byte(tt.body)); err == nil {
+				t.Errorf("response accepted, want a spec violation")
+			}
+		})
+	}
+}
+
+func specJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// specServiceAccount is a Google service account key file with a fresh RSA
+// key, as the Firebase console issues it.
+func specServiceAccount(t *testing.T) string {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return specJSON(t, map[string]string{
+		"type":           "service_account",
+		"project_id":     "offpush-spec",
+		"private_key_id": "0123456789abcdef",
+		"private_key":    string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		"client_email":   "push@offpush-spec.iam.gserviceaccount.com",
+		"client_id":      "123456789012345678901",
+		"token_uri":      "https://oauth2.googleapis.com/token",
+	})
+}
+
+// specP8 is an APNs .p8 signing key: PKCS#8 ECDSA P-256 in PEM.
+func specP8(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+}
