@@ -278,6 +278,11 @@ func TestKick(t *testing.T) {
 	if r.Status != http.StatusOK || bytes.Contains(r.Body, []byte(`"active"`)) {
 		t.Fatalf("kick all: %d %s", r.Status, r.Body)
 	}
+	// An empty body labelled as a form (curl -d '') is still no body.
+	if r := a.do("POST", "/v1/users/alice/kick", "admin", "", "Content-Type", "application/x-www-form-urlencoded"); r.Status != http.StatusOK {
+		t.Fatalf("kick with an empty form body: %d %s", r.Status, r.Body)
+	}
+	wantError(t, a.do("POST", "/v1/users/alice/kick", "admin", "keepDeviceId=p1", "Content-Type", "application/x-www-form-urlencoded"), 415, "unsupported_media_type", "")
 	wantError(t, a.do("POST", "/v1/users/alice/kick", "admin", map[string]any{"keepDeviceId": "nope"}), 404, "not_found", "")
 	wantError(t, a.do("POST", "/v1/users/nobody/kick", "admin", nil), 404, "not_found", "")
 	wantError(t, a.do("POST", "/v1/users/alice/kick", "admin", map[string]any{"keepDevice": "p1"}), 400, "invalid_argument", "keepDevice")
