@@ -89,22 +89,12 @@ func serve(ctx context.Context, getenv func(string) string, out io.Writer, ready
 	if err != nil {
 		return err
 	}
-	st, err := e.OpenStore(ctx)
+	st, deps, closeAPI, err := e.API(ctx, config.Apps|config.Admins)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	users, err := e.Verifier(ctx)
-	if err != nil {
-		return err
-	}
-	defer users.Close()
-	admins, err := e.Admins(ctx)
-	if err != nil {
-		return err
-	}
-	h := httpapi.NewHandler(httpapi.Deps{Users: users, Admins: admins, Log: e.Log},
-		httpapi.DeviceRoutes(st), httpapi.StateRoutes(st), httpapi.AdminRoutes(st))
+	defer closeAPI()
+	h := httpapi.NewHandler(deps, httpapi.DeviceRoutes(st), httpapi.StateRoutes(st), httpapi.AdminRoutes(st))
 
 	ln, err := net.Listen("tcp", e.Addr)
 	if err != nil {

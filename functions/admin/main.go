@@ -20,13 +20,9 @@ func run(ctx context.Context, getenv func(string) string) (http.Handler, error) 
 	if err != nil {
 		return nil, err
 	}
-	st, err := env.OpenStore(ctx)
+	st, deps, _, err := env.API(ctx, config.Admins)
 	if err != nil {
 		return nil, err
 	}
-	admins, err := env.Admins(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return httpapi.NewHandler(httpapi.Deps{Admins: admins, Log: env.Log}, httpapi.AdminRoutes(st)), nil
+	return httpapi.NewHandler(deps, httpapi.AdminRoutes(st)), nil
 }

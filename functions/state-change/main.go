@@ -18,13 +18,9 @@ func run(ctx context.Context, getenv func(string) string) (http.Handler, error) 
 	if err != nil {
 		return nil, err
 	}
-	st, err := env.OpenStore(ctx)
+	st, deps, _, err := env.API(ctx, config.Apps)
 	if err != nil {
 		return nil, err
 	}
-	users, err := env.Verifier(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return httpapi.NewHandler(httpapi.Deps{Users: users, Log: env.Log}, httpapi.StateRoutes(st)), nil
+	return httpapi.NewHandler(deps, httpapi.StateRoutes(st)), nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/offpush/offpush/shared/auth"
+	"github.com/offpush/offpush/shared/httpapi"
 	"github.com/offpush/offpush/shared/logging"
 	"github.com/offpush/offpush/shared/store"
 	"github.com/offpush/offpush/shared/tracing"
@@ -49,4 +50,53 @@ func (e *Env) Verifier(ctx context.Context) (*auth.Verifier, error) {
 // Admins builds the admin-key checker.
 func (e *Env) Admins(ctx context.Context) (*auth.AdminKeys, error) {
 	return e.admins(ctx, secretsManager(e.aws))
+}
+
+// Callers selects whom an API authenticates.
+type Callers int
+
+// Caller kinds; combine with |.
+const (
+	// Apps are verified by their JWT.
+	Apps Callers = 1 << iota
+	// Admins are checked against the admin keys.
+	Admins
+)
+
+// API opens the store and builds the handler dependencies for callers: the
+// shared start of every HTTP function and of the local server. close
+// releases what it opened.
+func (e *Env) API(ctx context.Context, callers Callers) (st store.Store, deps httpapi.Deps, close func(), err error) {
+	deps.Log = e.Log
+	var closers []func()
+	close = func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			close()
+		}
+	}()
+	if st, err = e.OpenStore(ctx); err != nil {
+		return nil, deps, close, err
+	}
+	closers = append(closers, func() { st.Close() })
+	if callers&Apps != 0 {
+		v, err := e.Verifier(ctx)
+		if err != nil {
+			return nil, deps, close, err
+		}
+		closers = append(closers, v.Close)
+		deps.Users = v
+	}
+	if callers&Admins != 0 {
+		a, err := e.Admins(ctx)
+		if err != nil {
+			return nil, deps, close, err
+		}
+		deps.Admins = a
+	}
+	return st, deps, close, nil
 }
