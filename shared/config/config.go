@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 
@@ -15,6 +16,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/offpush/offpush/shared/auth"
 	"github.com/offpush/offpush/shared/store"
@@ -114,14 +116,40 @@ func parseBool(s string) (bool, error) {
 }
 
 // AWS loads the AWS SDK configuration (region, credentials, and endpoint
-// overrides such as AWS_ENDPOINT_URL_DYNAMODB) with tracing added.
-func AWS(ctx context.Context, tr tracing.Tracer) (aws.Config, error) {
-	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+// overrides such as AWS_ENDPOINT_URL_DYNAMODB) with tracing added and the
+// SDK's own log lines sent through log, so they are JSON like every other.
+func AWS(ctx context.Context, tr tracing.Tracer, log *slog.Logger) (aws.Config, error) {
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithLogger(sdkLogger{log: log}))
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	tr.AWS(&cfg)
 	return cfg, nil
+}
+
+// sdkLogger adapts log to the AWS SDK's logger. The SDK hands it each
+// operation's context, so a line carries the Lambda request ID.
+type sdkLogger struct {
+	log *slog.Logger
+	ctx context.Context
+}
+
+// Logf implements logging.Logger.
+func (l sdkLogger) Logf(c logging.Classification, format string, v ...any) {
+	level := slog.LevelDebug
+	if c == logging.Warn {
+		level = slog.LevelWarn
+	}
+	ctx := l.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	l.log.Log(ctx, level, "aws sdk: "+fmt.Sprintf(format, v...))
+}
+
+// WithContext implements logging.ContextLogger.
+func (l sdkLogger) WithContext(ctx context.Context) logging.Logger {
+	return sdkLogger{log: l.log, ctx: ctx}
 }
 
 // openStore opens the store the configuration names. awsCfg is used only

@@ -30,7 +30,7 @@ func NewEnv(ctx context.Context, getenv func(string) string, where Where) (*Env,
 		return nil, err
 	}
 	e := &Env{Config: cfg, Log: logging.New(getenv), Tracer: tracing.New(getenv)}
-	e.aws = sync.OnceValues(func() (aws.Config, error) { return AWS(ctx, e.Tracer) })
+	e.aws = sync.OnceValues(func() (aws.Config, error) { return AWS(ctx, e.Tracer, e.Log) })
 	return e, nil
 }
 

@@ -5,13 +5,14 @@ package lambdahttp
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"os"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"github.com/offpush/offpush/shared/logging"
 )
 
 // Handler adapts h to the Lambda handler signature of HTTP API events.
@@ -25,7 +26,7 @@ func Handler(h http.Handler) func(context.Context, events.APIGatewayV2HTTPReques
 func Start(name string, build func(ctx context.Context, getenv func(string) string) (http.Handler, error)) {
 	h, err := build(context.Background(), os.Getenv)
 	if err != nil {
-		slog.Error(name+" failed to start", "error", err)
+		logging.New(os.Getenv).Error(name+" failed to start", "error", err.Error())
 		os.Exit(1)
 	}
 	lambda.Start(Handler(h))

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
 )
 
 // TableAPI is the part of the DynamoDB client CreateTables uses;
@@ -111,5 +113,12 @@ func enableTTL(ctx context.Context, client TableAPI, name string) error {
 			Enabled:       ptr(true),
 		},
 	})
+	// Two processes starting together may both find TTL off; the loser's
+	// update fails with this, which means what it wanted is done.
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode() == "ValidationException" &&
+		strings.Contains(apiErr.ErrorMessage(), "TimeToLive is already enabled") {
+		return nil
+	}
 	return err
 }

@@ -250,6 +250,9 @@ type Invocation struct {
 	Logs string
 	// Duration is how long the invocation took, init included.
 	Duration time.Duration
+	// ColdStart reports that the process had not finished its init phase
+	// when the invocation arrived, so Logs may hold lines of the init.
+	ColdStart bool
 }
 
 // Invoke sends event to the function and waits for its response, as a
@@ -275,28 +278,47 @@ func (f *Function) Call(ctx context.Context, event []byte) Invocation {
 		dispatched: make(chan struct{}),
 		done:       make(chan result, 1),
 	}
-	resp, err := f.run(ctx, inv)
+	resp, cold, err := f.run(ctx, inv)
 	return Invocation{
 		RequestID: inv.id,
 		Response:  resp,
 		Err:       err,
 		Logs:      f.logsFrom(from),
 		Duration:  time.Since(start),
+		ColdStart: cold,
 	}
 }
 
-// run delivers inv to a process and waits for its outcome.
-func (f *Function) run(ctx context.Context, inv *invocation) ([]byte, error) {
-	sb, err := f.sandboxFor(inv)
-	if err != nil {
-		return nil, err
+// run delivers inv to a process and waits for its outcome. cold reports
+// that the process was still in its init phase.
+func (f *Function) run(ctx context.Context, inv *invocation) (resp []byte, cold bool, err error) {
+	for {
+		sb, err := f.sandboxFor(inv)
+		if err != nil {
+			return nil, true, err
+		}
+		cold = !sb.initDone()
+		resp, again, err := f.await(ctx, sb, inv)
+		if !again {
+			return resp, cold, err
+		}
+		// The process exited between invocations (after a panic, say): as
+		// Lambda does, run the event in a fresh one.
+		inv = inv.retry()
 	}
+}
+
+// await queues inv on sb and waits for its outcome. again reports that sb
+// exited after earlier invocations without taking inv, which then belongs
+// on a fresh process.
+func (f *Function) await(ctx context.Context, sb *sandbox, inv *invocation) (resp []byte, again bool, err error) {
 	sb.queue <- inv // room for one: invocations are serialised
 
 	// Until the runtime takes the event, the init phase (or, for a warm
 	// process, its return to /next) is what runs.
+	warm := sb.initDone()
 	wait := f.initTimeout
-	if !sb.initDone() {
+	if !warm {
 		wait -= time.Since(sb.started)
 	}
 	dispatch := time.NewTimer(wait)
@@ -306,7 +328,7 @@ func (f *Function) run(ctx context.Context, inv *invocation) ([]byte, error) {
 	for {
 		select {
 		case res := <-inv.done:
-			return res.payload, res.withID(inv.id)
+			return res.payload, false, res.withID(inv.id)
 		case <-dispatched:
 			dispatched = nil
 			dispatch.Stop()
@@ -315,33 +337,40 @@ func (f *Function) run(ctx context.Context, inv *invocation) ([]byte, error) {
 			deadline = t.C
 		case <-dispatch.C:
 			f.reset(sb)
-			return nil, &Error{Type: ErrorTypeTimeout, Init: true, RequestID: inv.id,
-				Message: fmt.Sprintf("the runtime did not ask for the event within %s of its start (init timeout)", f.initTimeout)}
+			msg := fmt.Sprintf("the runtime did not ask for the event within %s of its start (init timeout)", f.initTimeout)
+			if warm {
+				msg = fmt.Sprintf("the runtime did not come back to /next within %s", f.initTimeout)
+			}
+			return nil, false, &Error{Type: ErrorTypeTimeout, Init: !warm, RequestID: inv.id, Message: msg}
 		case <-deadline:
 			if res, ok := poll(inv); ok {
-				return res.payload, res.withID(inv.id)
+				return res.payload, false, res.withID(inv.id)
 			}
 			f.reset(sb)
-			return nil, &Error{Type: ErrorTypeTimeout, RequestID: inv.id,
+			return nil, false, &Error{Type: ErrorTypeTimeout, RequestID: inv.id,
 				Message: fmt.Sprintf("Task timed out after %.2f seconds", inv.timeout.Seconds())}
 		case <-sb.initFailed:
 			f.reset(sb)
-			return nil, sb.initError(inv.id)
+			return nil, false, sb.initError(inv.id)
 		case <-sb.exited:
-			// A runtime posts an error, then exits after a panic: the posted
+			// A runtime posts the error, then exits after a panic: the posted
 			// error is the outcome.
 			if res, ok := poll(inv); ok {
-				sb.markReported()
-				return res.payload, res.withID(inv.id)
+				f.reset(sb)
+				return res.payload, false, res.withID(inv.id)
 			}
 			f.reset(sb)
 			if e := sb.initError(inv.id); e != nil {
-				return nil, e
+				return nil, false, e
 			}
-			return nil, sb.exitError(inv.id, dispatched != nil)
+			taken := isClosed(inv.dispatched)
+			if !taken && sb.servedAny() {
+				return nil, true, nil
+			}
+			return nil, false, sb.exitError(inv.id, !taken)
 		case <-ctx.Done():
 			f.reset(sb)
-			return nil, fmt.Errorf("invoke %s (RequestId %s): %w", f.name, inv.id, context.Cause(ctx))
+			return nil, false, fmt.Errorf("invoke %s (RequestId %s): %w", f.name, inv.id, context.Cause(ctx))
 		}
 	}
 }
@@ -466,11 +495,34 @@ type invocation struct {
 	id      string
 	event   []byte
 	timeout time.Duration
-	// deadline is set by the runtime API when the runtime receives the event,
-	// before dispatched is closed.
-	deadline   time.Time
+	// deadline is set by the runtime API when it hands the event to the
+	// runtime, before it closes dispatched.
+	deadline time.Time
+	// dispatched is closed before the event is written to the runtime, so an
+	// open channel means the runtime cannot have seen the event.
 	dispatched chan struct{}
 	done       chan result // receives the one outcome the runtime posts
+}
+
+// retry returns a copy of inv for another process: same request ID and
+// event, fresh channels (the old process's server may still hold the old ones).
+func (inv *invocation) retry() *invocation {
+	return &invocation{
+		id:         inv.id,
+		event:      inv.event,
+		timeout:    inv.timeout,
+		dispatched: make(chan struct{}),
+		done:       make(chan result, 1),
+	}
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 // result is the outcome the runtime posted for an invocation.
