@@ -88,7 +88,7 @@ func TestCallsPerUpload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A store that has not seen the certificate yet, as in a fresh Lambda container.
+	// A second store on the same tables, as in a fresh Lambda container.
 	s := New(client, prefix, opts)
 	counter.take()
 
@@ -97,7 +97,7 @@ func TestCallsPerUpload(t *testing.T) {
 		run  func() error
 		want string
 	}{
-		{"new device, certificate not seen before", func() error {
+		{"new device, fresh container", func() error {
 			_, err := s.UpsertDevice(ctx, androidUpload("alice", "phone", c.ID, fcmToken(1)))
 			return err
 		}, "BatchGetItem:1 TransactWriteItems:1"},
