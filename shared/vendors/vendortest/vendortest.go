@@ -14,8 +14,8 @@ package vendortest
 
 import (
 	"crypto/tls"
-	"fmt"
 	"encoding/pem"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
