@@ -11,10 +11,11 @@ import (
 // Captured is a vendor request that capture mode recorded instead of
 // sending (OFFPUSH_VENDOR_MODE=capture).
 type Captured struct {
-	Vendor        device.Vendor `json:"vendor"`
-	CertificateID int64         `json:"certificateId"`
-	Target        string        `json:"target"`
-	URL           string        `json:"url"`
+	Vendor        device.Vendor     `json:"vendor"`
+	CertificateID int64             `json:"certificateId"`
+	Target        string            `json:"target"`
+	URL           string            `json:"url"`
+	Header        map[string]string `json:"header,omitempty"`
 	// Payload is the exact request body.
 	Payload    []byte    `json:"payload"`
 	CapturedAt time.Time `json:"capturedAt"`
@@ -52,7 +53,7 @@ func (c *capturing) Send(ctx context.Context, m *Message, targets []Target) []Re
 	at := c.now().UTC()
 	recs := make([]Captured, 0, len(reqs))
 	for _, r := range reqs {
-		recs = append(recs, Captured{Vendor: c.vendor, CertificateID: c.cert, Target: r.Target, URL: r.URL, Payload: r.Payload, CapturedAt: at})
+		recs = append(recs, Captured{Vendor: c.vendor, CertificateID: c.cert, Target: r.Target, URL: r.URL, Header: r.Header, Payload: r.Payload, CapturedAt: at})
 	}
 	outcome, reason := Sent, "captured"
 	if err := c.sink.SaveCaptured(ctx, recs); err != nil {

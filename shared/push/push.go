@@ -172,6 +172,9 @@ type Request struct {
 	Target string
 	// URL is the request URL.
 	URL string
+	// Header holds the request headers that carry meaning (APNs push type,
+	// topic, priority, expiration); never credentials.
+	Header map[string]string
 	// Payload is the body: JSON, or the form for form-encoded vendors.
 	Payload []byte
 }
