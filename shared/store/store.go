@@ -12,6 +12,7 @@ import (
 
 	"github.com/offpush/offpush/shared/cert"
 	"github.com/offpush/offpush/shared/device"
+	"github.com/offpush/offpush/shared/push"
 )
 
 // Errors every implementation returns, matched with errors.Is.
@@ -76,9 +77,29 @@ type Store interface {
 	// Devices that name it stay, and are skipped by pushes until re-uploaded.
 	DeleteCertificate(ctx context.Context, id int64) error
 
+	// GetVendorToken returns the vendor access token stored under key and
+	// its expiry, or "" if there is none or it has expired.
+	GetVendorToken(ctx context.Context, key string) (token string, expiresAt time.Time, err error)
+	// PutVendorToken stores a vendor access token until expiresAt.
+	PutVendorToken(ctx context.Context, key, token string, expiresAt time.Time) error
+
+	// SaveCaptured records requests that capture mode did not send. The
+	// store keeps them for CapturedRetention (the embedded store also keeps
+	// at most MaxCaptured).
+	SaveCaptured(ctx context.Context, reqs []push.Captured) error
+	// ListCaptured returns up to limit captured requests, newest first, of
+	// one vendor or (vendor "") all.
+	ListCaptured(ctx context.Context, vendor device.Vendor, limit int) ([]push.Captured, error)
+
 	// Close releases the store's resources.
 	Close() error
 }
+
+// Retention of captured requests.
+const (
+	CapturedRetention = 7 * 24 * time.Hour
+	MaxCaptured       = 10000
+)
 
 // Options tunes a store; the zero value gives the defaults.
 type Options struct {

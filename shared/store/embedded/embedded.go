@@ -20,6 +20,7 @@ import (
 type Store struct {
 	kv   kv
 	opts store.Options
+	seq  uint64 // orders captured requests saved at the same instant; guarded by kv's write lock
 }
 
 // Interface guard.

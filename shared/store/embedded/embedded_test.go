@@ -4,9 +4,11 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/offpush/offpush/shared/cert"
 	"github.com/offpush/offpush/shared/device"
+	"github.com/offpush/offpush/shared/push"
 	"github.com/offpush/offpush/shared/store"
 	"github.com/offpush/offpush/shared/store/storetest"
 )
@@ -85,5 +87,24 @@ func TestFailedTransactionLeavesNothing(t *testing.T) {
 		return nil
 	}); err != nil {
 		t.Fatal("a failed transaction left its write behind")
+	}
+}
+
+// TestCapturedRetention checks that captured requests older than the
+// retention are dropped when new ones arrive.
+func TestCapturedRetention(t *testing.T) {
+	clock := storetest.NewClock()
+	s := OpenMemory(store.Options{Now: clock.Now})
+	ctx := context.Background()
+	if err := s.SaveCaptured(ctx, []push.Captured{{Vendor: device.FCM, Target: "old", CapturedAt: clock.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(store.CapturedRetention + time.Minute)
+	if err := s.SaveCaptured(ctx, []push.Captured{{Vendor: device.FCM, Target: "new", CapturedAt: clock.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ListCaptured(ctx, "", 10)
+	if err != nil || len(got) != 1 || got[0].Target != "new" {
+		t.Fatalf("after retention: %+v, %v", got, err)
 	}
 }

@@ -31,13 +31,14 @@ type tx interface {
 	each(bucket, prefix string, fn func(key string, value []byte) error) error
 }
 
-var buckets = []string{bucketUsers, bucketIndex, bucketCerts, bucketMeta}
+var buckets = []string{bucketUsers, bucketIndex, bucketCerts, bucketMeta, bucketCaptured}
 
 const (
-	bucketUsers = "users"
-	bucketIndex = "index"
-	bucketCerts = "certs"
-	bucketMeta  = "meta"
+	bucketUsers    = "users"
+	bucketIndex    = "index"
+	bucketCerts    = "certs"
+	bucketMeta     = "meta"
+	bucketCaptured = "captured"
 )
 
 // memKV keeps everything in maps. Writers are serialised; a transaction

@@ -13,6 +13,7 @@ import (
 
 	"github.com/offpush/offpush/shared/cert"
 	"github.com/offpush/offpush/shared/device"
+	"github.com/offpush/offpush/shared/push"
 	"github.com/offpush/offpush/shared/store"
 )
 
@@ -70,6 +71,74 @@ func Run(t *testing.T, open Factory) {
 	t.Run("Kick", func(t *testing.T) { testKick(t, open) })
 	t.Run("ConcurrentUploadsKeepCap", func(t *testing.T) { testConcurrentCap(t, open) })
 	t.Run("ConcurrentSameToken", func(t *testing.T) { testConcurrentSameToken(t, open) })
+	t.Run("VendorTokens", func(t *testing.T) { testVendorTokens(t, open) })
+	t.Run("Captured", func(t *testing.T) { testCaptured(t, open) })
+}
+
+func testVendorTokens(t *testing.T, open Factory) {
+	f := setup(t, open, 0)
+	if tok, _, err := f.s.GetVendorToken(f.ctx, "huawei#1"); err != nil || tok != "" {
+		t.Fatalf("missing token: %q, %v", tok, err)
+	}
+	exp := f.clock.Now().Add(time.Hour)
+	if err := f.s.PutVendorToken(f.ctx, "huawei#1", "tok-1", exp); err != nil {
+		t.Fatal(err)
+	}
+	tok, got, err := f.s.GetVendorToken(f.ctx, "huawei#1")
+	if err != nil || tok != "tok-1" || !got.Equal(exp.Truncate(time.Millisecond)) {
+		t.Fatalf("stored token: %q %v %v", tok, got, err)
+	}
+	if tok, _, _ := f.s.GetVendorToken(f.ctx, "huawei#2"); tok != "" {
+		t.Fatalf("another key read %q", tok)
+	}
+	if err := f.s.PutVendorToken(f.ctx, "huawei#1", "tok-2", exp.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if tok, _, _ := f.s.GetVendorToken(f.ctx, "huawei#1"); tok != "tok-2" {
+		t.Fatalf("overwritten token read as %q", tok)
+	}
+	f.clock.Advance(3 * time.Hour)
+	if tok, _, _ := f.s.GetVendorToken(f.ctx, "huawei#1"); tok != "" {
+		t.Fatalf("expired token still returned: %q", tok)
+	}
+}
+
+func testCaptured(t *testing.T, open Factory) {
+	f := setup(t, open, 0)
+	at := f.clock.Now()
+	reqs := []push.Captured{
+		{Vendor: device.APNs, CertificateID: apnsCert, Target: "t1", URL: "https://apns/3/device/t1", Header: map[string]string{"apns-push-type": "alert"}, Payload: []byte(`{"aps":{}}`), CapturedAt: at},
+		{Vendor: device.FCM, CertificateID: fcmCert, Target: "t2", URL: "https://fcm", Payload: []byte(`{"message":{}}`), CapturedAt: at},
+	}
+	if err := f.s.SaveCaptured(f.ctx, reqs); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(time.Second)
+	later := push.Captured{Vendor: device.APNs, CertificateID: apnsCert, Target: "t3", Payload: []byte(`{}`), CapturedAt: f.clock.Now()}
+	if err := f.s.SaveCaptured(f.ctx, []push.Captured{later}); err != nil {
+		t.Fatal(err)
+	}
+	all, err := f.s.ListCaptured(f.ctx, "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var targets []string
+	for _, c := range all {
+		targets = append(targets, c.Target)
+	}
+	if fmt.Sprint(targets) != "[t3 t2 t1]" {
+		t.Fatalf("captured newest first: %v", targets)
+	}
+	if all[2].Header["apns-push-type"] != "alert" || string(all[2].Payload) != `{"aps":{}}` || !all[2].CapturedAt.Equal(at) {
+		t.Fatalf("captured request changed in the store: %+v", all[2])
+	}
+	apns, err := f.s.ListCaptured(f.ctx, device.APNs, 1)
+	if err != nil || len(apns) != 1 || apns[0].Target != "t3" {
+		t.Fatalf("vendor filter and limit: %+v, %v", apns, err)
+	}
+	if none, err := f.s.ListCaptured(f.ctx, device.Meizu, 5); err != nil || len(none) != 0 {
+		t.Fatalf("no meizu requests: %+v, %v", none, err)
+	}
 }
 
 type fixture struct {
