@@ -94,7 +94,11 @@ func serve(ctx context.Context, getenv func(string) string, out io.Writer, ready
 		return err
 	}
 	defer closeAPI()
-	h := httpapi.NewHandler(deps, httpapi.DeviceRoutes(st), httpapi.StateRoutes(st), httpapi.AdminRoutes(st))
+	routes := []httpapi.Routes{httpapi.DeviceRoutes(st), httpapi.StateRoutes(st), httpapi.AdminRoutes(st)}
+	if e.VendorMode == "capture" {
+		routes = append(routes, httpapi.DevRoutes(st))
+	}
+	h := httpapi.NewHandler(deps, routes...)
 
 	ln, err := net.Listen("tcp", e.Addr)
 	if err != nil {

@@ -26,6 +26,8 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/offpush/offpush/shared/auth"
+	"github.com/offpush/offpush/shared/device"
+	"github.com/offpush/offpush/shared/push"
 	"github.com/offpush/offpush/shared/store"
 	"github.com/offpush/offpush/shared/store/embedded"
 )
@@ -96,7 +98,7 @@ func registeredRoutes(t *testing.T) []specRoute {
 	// against the real handler.
 	rec.Handle("GET /healthz", nil)
 	var d Deps
-	for _, g := range []Routes{DeviceRoutes(nil), StateRoutes(nil), AdminRoutes(nil)} {
+	for _, g := range allRoutes(nil) {
 		g(rec, d)
 	}
 	var out []specRoute
@@ -138,6 +140,11 @@ func specOperations(doc *openapi3.T) []specRoute {
 	}
 	sortRoutes(out)
 	return out
+}
+
+// allRoutes are every route group, over st.
+func allRoutes(st store.Store) []Routes {
+	return []Routes{DeviceRoutes(st), StateRoutes(st), AdminRoutes(st), DevRoutes(st)}
 }
 
 func sortRoutes(rs []specRoute) {
@@ -258,8 +265,7 @@ func TestSpecParsePattern(t *testing.T) {
 // 405. This covers the health check, which registeredRoutes records by hand.
 func TestSpecOperationsAreServed(t *testing.T) {
 	doc := loadSpec(t)
-	h := NewHandler(Deps{Log: slog.New(slog.DiscardHandler)},
-		DeviceRoutes(nil), StateRoutes(nil), AdminRoutes(nil))
+	h := NewHandler(Deps{Log: slog.New(slog.DiscardHandler)}, allRoutes(nil)...)
 	sample := strings.NewReplacer("{deviceId}", "d1", "{id}", "10001", "{userId}", "alice")
 	for _, op := range specOperations(doc) {
 		req := httptest.NewRequest(op.method, specServer+sample.Replace(op.path), nil)
@@ -388,8 +394,16 @@ func TestOpenAPIResponses(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(users.Close)
-	h := NewHandler(Deps{Users: users, Admins: admins, Log: slog.New(slog.DiscardHandler)},
-		DeviceRoutes(st), StateRoutes(st), AdminRoutes(st))
+	h := NewHandler(Deps{Users: users, Admins: admins, Log: slog.New(slog.DiscardHandler)}, allRoutes(st)...)
+	captured := []push.Captured{
+		{Vendor: device.APNs, CertificateID: 20001, Target: "9f3a", URL: "https://api.push.apple.com/3/device/9f3a",
+			Header: map[string]string{"apns-push-type": "alert"}, Payload: []byte(`{"aps":{"alert":{"body":"hi"}}}`), CapturedAt: time.Now()},
+		{Vendor: device.Meizu, CertificateID: 30002, Target: "RA50", URL: "http://server-api-push.meizu.com/garcia/api/server/push/varnished/pushByPushId",
+			Payload: []byte(`appId=1&pushIds=RA50`), CapturedAt: time.Now()},
+	}
+	if err := st.SaveCaptured(ctx, captured); err != nil {
+		t.Fatal(err)
+	}
 
 	mint := func(user string) string {
 		tok, err := auth.MintHS256([]byte(specSecret), user, time.Hour, time.Now(), "", "")
@@ -422,6 +436,12 @@ func TestOpenAPIResponses(t *testing.T) {
 
 	steps := []specStep{
 		{name: "health", method: "GET", path: "/healthz", want: 200},
+
+		// Capture mode.
+		{name: "captured", method: "GET", path: "/v1/dev/captured", auth: admin, want: 200},
+		{name: "captured apns", method: "GET", path: "/v1/dev/captured?vendor=apns&limit=1", auth: admin, want: 200},
+		{name: "captured bad limit", method: "GET", path: "/v1/dev/captured?limit=0", auth: admin, want: 400, specRejects: true},
+		{name: "captured unauthenticated", method: "GET", path: "/v1/dev/captured", want: 401},
 
 		// Certificates.
 		{name: "create fcm", method: "POST", path: "/v1/certificates", auth: admin, body: fcm, want: 201,
