@@ -103,6 +103,21 @@ type Device struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 	// TokenAt is the last token upload; the device expires TokenLifetime after it.
 	TokenAt time.Time `json:"tokenAt"`
+	// LastResult is the device's last push result, nil until one is recorded.
+	LastResult *LastResult `json:"lastResult,omitempty"`
+}
+
+// LastResult is a device's last push result, shown by the push check.
+type LastResult struct {
+	// Outcome is sent, skipped or failed.
+	Outcome string `json:"outcome"`
+	// Reason says why it was skipped or failed.
+	Reason string `json:"reason,omitempty"`
+	// Detail is the vendor's own reason or code.
+	Detail string `json:"detail,omitempty"`
+	// MessageID is the vendor's message ID of a sent push.
+	MessageID string    `json:"messageId,omitempty"`
+	At        time.Time `json:"at"`
 }
 
 // ExpiresAt is when the device expires unless its token is uploaded again.

@@ -105,6 +105,7 @@ func PlanUpsert(current []device.Device, owner *TokenOwner, up device.Upload, c 
 		dev.CreatedAt = existing.CreatedAt
 		dev.State = existing.State
 		dev.UnreadCount = existing.UnreadCount
+		dev.LastResult = existing.LastResult
 	}
 	if existing != nil && existing.Token != "" && TokenKey(existing.Token) != newKey {
 		plan.Unindex = append(plan.Unindex, IndexEntry{Key: TokenKey(existing.Token), Owner: TokenOwner{existing.UserID, existing.DeviceID}})

@@ -77,6 +77,27 @@ type Store interface {
 	// Devices that name it stay, and are skipped by pushes until re-uploaded.
 	DeleteCertificate(ctx context.Context, id int64) error
 
+	// GetUsers reads many users at once (a 500-user push batch in at most
+	// five requests), in the order given; users the store does not know are
+	// left out.
+	GetUsers(ctx context.Context, userIDs []string) ([]device.User, error)
+	// RecordResults stores each device's last push result and, where
+	// asked, adds one to its unread count atomically. Devices removed since
+	// they were read are skipped.
+	RecordResults(ctx context.Context, updates []ResultUpdate) error
+	// InvalidateToken removes a token the vendor declared dead: the device
+	// gets status invalid and no token, and the token leaves the index. It
+	// does nothing if the device no longer holds token (a fresh upload raced
+	// the cleanup).
+	InvalidateToken(ctx context.Context, userID, deviceID, token string) error
+
+	// Claim takes the once-only record key until expiresAt: the first
+	// caller gets Claimed; later ones get the record as it stands (Done and
+	// Value once Complete ran). An expired record can be claimed again.
+	Claim(ctx context.Context, key string, expiresAt time.Time) (Claim, error)
+	// Complete marks a claimed record done with value.
+	Complete(ctx context.Context, key string, value []byte, expiresAt time.Time) error
+
 	// GetVendorToken returns the vendor access token stored under key and
 	// its expiry, or "" if there is none or it has expired.
 	GetVendorToken(ctx context.Context, key string) (token string, expiresAt time.Time, err error)
@@ -94,6 +115,32 @@ type Store interface {
 	// Close releases the store's resources.
 	Close() error
 }
+
+// ResultUpdate is what one push did to one user's devices.
+type ResultUpdate struct {
+	UserID  string
+	Devices []DeviceResult
+}
+
+// DeviceResult is one device's push result to record.
+type DeviceResult struct {
+	DeviceID string
+	Result   device.LastResult
+	// CountUnread adds one to the device's unread count (badgeMode 0).
+	CountUnread bool
+}
+
+// Claim is the state of a once-only record.
+type Claim struct {
+	// Claimed: this caller created (or took over an expired) record.
+	Claimed bool
+	// Done: the record was completed; Value holds what Complete stored.
+	Done  bool
+	Value []byte
+}
+
+// MaxClaimValue is the largest value Complete stores.
+const MaxClaimValue = 350 << 10
 
 // Retention of captured requests.
 const (

@@ -72,6 +72,10 @@ func Run(t *testing.T, open Factory) {
 	t.Run("ConcurrentUploadsKeepCap", func(t *testing.T) { testConcurrentCap(t, open) })
 	t.Run("ConcurrentSameToken", func(t *testing.T) { testConcurrentSameToken(t, open) })
 	t.Run("VendorTokens", func(t *testing.T) { testVendorTokens(t, open) })
+	t.Run("GetUsers", func(t *testing.T) { testGetUsers(t, open) })
+	t.Run("RecordResults", func(t *testing.T) { testRecordResults(t, open) })
+	t.Run("InvalidateToken", func(t *testing.T) { testInvalidateToken(t, open) })
+	t.Run("Claim", func(t *testing.T) { testClaim(t, open) })
 	t.Run("Captured", func(t *testing.T) { testCaptured(t, open) })
 }
 
@@ -658,4 +662,191 @@ func keys(m map[string]device.Device) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+func testGetUsers(t *testing.T, open Factory) {
+	f := setup(t, open, 0)
+	var ids []string
+	for i := 0; i < 230; i++ { // more than two BatchGetItem pages
+		id := fmt.Sprintf("user-%03d", i)
+		ids = append(ids, id)
+		if i%3 != 0 { // every third user is unknown
+			f.mustUpload(upload(id, "d1", fcmCert, fcmToken(i)))
+		}
+	}
+	users, err := f.s.GetUsers(f.ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, u := range users {
+		got = append(got, u.UserID)
+		if len(u.Devices) != 1 || u.Devices[0].Token != fcmToken(mustAtoi(t, u.UserID[5:])) {
+			t.Fatalf("user %s read as %+v", u.UserID, u)
+		}
+	}
+	var want []string
+	for i, id := range ids {
+		if i%3 != 0 {
+			want = append(want, id)
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("GetUsers returned %d users %v..., want %d in request order", len(got), got[:min(3, len(got))], len(want))
+	}
+	if none, err := f.s.GetUsers(f.ctx, nil); err != nil || len(none) != 0 {
+		t.Fatalf("no users: %v %v", none, err)
+	}
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	var n int
+	if _, err := fmt.Sscanf(s, "%d", &n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func testRecordResults(t *testing.T, open Factory) {
+	f := setup(t, open, 0)
+	f.mustUpload(upload("alice", "d1", fcmCert, fcmToken(1)))
+	f.mustUpload(upload("alice", "d2", fcmCert, fcmToken(2)))
+	f.mustUpload(upload("bob", "b1", fcmCert, fcmToken(3)))
+	at := f.clock.Now()
+	sent := device.LastResult{Outcome: "sent", MessageID: "m-1", At: at}
+	skipped := device.LastResult{Outcome: "skipped", Reason: "foreground", At: at}
+	err := f.s.RecordResults(f.ctx, []store.ResultUpdate{
+		{UserID: "alice", Devices: []store.DeviceResult{{DeviceID: "d1", Result: sent, CountUnread: true}, {DeviceID: "d2", Result: skipped}, {DeviceID: "gone", Result: sent, CountUnread: true}}},
+		{UserID: "bob", Devices: []store.DeviceResult{{DeviceID: "b1", Result: sent, CountUnread: true}}},
+		{UserID: "nobody", Devices: []store.DeviceResult{{DeviceID: "x", Result: sent, CountUnread: true}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := f.devices("alice")
+	if a["d1"].UnreadCount != 1 || a["d2"].UnreadCount != 0 || f.device("bob", "b1").UnreadCount != 1 {
+		t.Fatalf("unread counts: d1 %d d2 %d b1 %d", a["d1"].UnreadCount, a["d2"].UnreadCount, f.device("bob", "b1").UnreadCount)
+	}
+	if r := a["d1"].LastResult; r == nil || r.Outcome != "sent" || r.MessageID != "m-1" || !r.At.Equal(at) {
+		t.Fatalf("d1 last result %+v", r)
+	}
+	if r := a["d2"].LastResult; r == nil || r.Outcome != "skipped" || r.Reason != "foreground" {
+		t.Fatalf("d2 last result %+v", r)
+	}
+	if len(a) != 2 {
+		t.Fatalf("recording a result for a missing device created it: %v", keys(a))
+	}
+	if _, err := f.s.GetUser(f.ctx, "nobody"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("recording a result for an unknown user created it: %v", err)
+	}
+	// Increments are atomic: concurrent recordings all count.
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f.s.RecordResults(f.ctx, []store.ResultUpdate{{UserID: "bob", Devices: []store.DeviceResult{{DeviceID: "b1", Result: sent, CountUnread: true}}}}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := f.device("bob", "b1").UnreadCount; n != 9 {
+		t.Fatalf("unread after concurrent recordings = %d, want 9", n)
+	}
+	// A re-upload keeps the last result; the state change keeps it too.
+	f.mustUpload(upload("alice", "d1", fcmCert, fcmToken(1)))
+	if r := f.device("alice", "d1").LastResult; r == nil || r.MessageID != "m-1" {
+		t.Fatalf("re-upload lost the last result: %+v", r)
+	}
+}
+
+func testInvalidateToken(t *testing.T, open Factory) {
+	f := setup(t, open, 0)
+	f.mustUpload(upload("alice", "d1", fcmCert, fcmToken(1)))
+	f.clock.Advance(time.Minute)
+	// A stale cleanup (the device uploaded a new token since) does nothing.
+	f.mustUpload(upload("alice", "d1", fcmCert, fcmToken(2)))
+	if err := f.s.InvalidateToken(f.ctx, "alice", "d1", fcmToken(1)); err != nil {
+		t.Fatal(err)
+	}
+	if d := f.device("alice", "d1"); d.Status != device.Active || d.Token != fcmToken(2) {
+		t.Fatalf("a stale cleanup removed the fresh token: %+v", d)
+	}
+	if err := f.s.InvalidateToken(f.ctx, "alice", "d1", fcmToken(2)); err != nil {
+		t.Fatal(err)
+	}
+	d := f.device("alice", "d1")
+	if d.Status != device.InvalidToken || d.Token != "" {
+		t.Fatalf("after cleanup: %+v", d)
+	}
+	// The token left the index: another user may upload it and alice is untouched.
+	f.mustUpload(upload("bob", "b1", fcmCert, fcmToken(2)))
+	if d := f.device("alice", "d1"); d.Status != device.InvalidToken {
+		t.Fatalf("alice changed: %+v", d)
+	}
+	for _, c := range [][3]string{{"alice", "nope", "x"}, {"nobody", "d1", "x"}} {
+		if err := f.s.InvalidateToken(f.ctx, c[0], c[1], c[2]); err != nil {
+			t.Fatalf("cleanup of a missing device: %v", err)
+		}
+	}
+	// An upload after the cleanup makes the device active again.
+	if d := f.mustUpload(upload("alice", "d1", fcmCert, fcmToken(7))); d.Status != device.Active {
+		t.Fatalf("re-upload after invalidation: %+v", d)
+	}
+}
+
+func testClaim(t *testing.T, open Factory) {
+	f := setup(t, open, 0)
+	exp := f.clock.Now().Add(7 * 24 * time.Hour)
+	c, err := f.s.Claim(f.ctx, "push#admin#1", exp)
+	if err != nil || !c.Claimed || c.Done {
+		t.Fatalf("first claim: %+v %v", c, err)
+	}
+	c, err = f.s.Claim(f.ctx, "push#admin#1", exp)
+	if err != nil || c.Claimed || c.Done {
+		t.Fatalf("claim while pending: %+v %v", c, err)
+	}
+	if err := f.s.Complete(f.ctx, "push#admin#1", []byte(`{"ok":true}`), exp); err != nil {
+		t.Fatal(err)
+	}
+	c, err = f.s.Claim(f.ctx, "push#admin#1", exp)
+	if err != nil || c.Claimed || !c.Done || string(c.Value) != `{"ok":true}` {
+		t.Fatalf("claim after completion: %+v %v", c, err)
+	}
+	if c, _ := f.s.Claim(f.ctx, "push#admin#2", exp); !c.Claimed {
+		t.Fatal("another key was not claimable")
+	}
+	// Concurrent claims: exactly one wins.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	won := 0
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := f.s.Claim(f.ctx, "push#race", exp)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if c.Claimed {
+				mu.Lock()
+				won++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if won != 1 {
+		t.Fatalf("%d concurrent claims won, want 1", won)
+	}
+	// An expired record can be claimed again.
+	f.clock.Advance(8 * 24 * time.Hour)
+	if c, _ := f.s.Claim(f.ctx, "push#admin#1", f.clock.Now().Add(time.Hour)); !c.Claimed {
+		t.Fatal("an expired record was not claimable")
+	}
+	if err := f.s.Complete(f.ctx, "big", make([]byte, store.MaxClaimValue+1), exp); err == nil {
+		t.Fatal("an oversize value was stored")
+	}
 }
