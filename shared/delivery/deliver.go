@@ -104,6 +104,10 @@ type Options struct {
 	// Done lists devices ("userID/deviceID") already delivered by an
 	// earlier attempt of the same job batch; they are not pushed again.
 	Done map[string]bool
+	// CheckFirst builds every vendor payload before sending any, and fails
+	// the whole push with a *device.FieldError if one breaks a vendor limit
+	// (POST /v1/push answers 400 rather than sending part of it).
+	CheckFirst bool
 }
 
 // DeviceResult is one device's result in a push response.
@@ -201,6 +205,11 @@ func (dl *Deliverer) Deliver(ctx context.Context, m *push.Message, users []strin
 		}
 	}
 
+	if opts.CheckFirst {
+		if err := dl.check(ctx, m, byCert); err != nil {
+			return nil, err
+		}
+	}
 	var wg sync.WaitGroup
 	for certID, list := range byCert {
 		wg.Add(1)
@@ -293,6 +302,32 @@ func (dl *Deliverer) sendCert(ctx context.Context, m *push.Message, certID int64
 		}
 		todo = again
 	}
+}
+
+// check builds every payload and reports the first that breaks a vendor
+// limit. Certificates that cannot be used are left to sendCert to report.
+func (dl *Deliverer) check(ctx context.Context, m *push.Message, byCert map[int64][]*pending) error {
+	for certID, list := range byCert {
+		c, _, err := dl.certs.get(ctx, certID)
+		if err != nil {
+			continue
+		}
+		client, err := dl.clients.For(c)
+		if err != nil {
+			continue
+		}
+		targets := make([]push.Target, len(list))
+		for i, p := range list {
+			targets[i] = p.target
+		}
+		_, results := client.Requests(m, targets)
+		for _, r := range results {
+			if r.Outcome == push.InvalidArgument {
+				return device.Invalid("offlinePushInfo", "does not fit %s (certificate %d): %s", c.Vendor, c.ID, r.Reason)
+			}
+		}
+	}
+	return nil
 }
 
 // backoff is the full-jitter exponential delay before attempt+1.

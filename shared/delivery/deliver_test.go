@@ -28,7 +28,13 @@ type fakeClient struct {
 }
 
 func (f *fakeClient) Requests(m *push.Message, targets []push.Target) ([]push.Request, []push.Result) {
-	return nil, make([]push.Result, len(targets))
+	results := make([]push.Result, len(targets))
+	for i, t := range targets {
+		if strings.HasPrefix(t.Token, "huge-") && len(m.Info.Desc) > 10 {
+			results[i] = push.Result{Outcome: push.InvalidArgument, Reason: "payload over 4096 bytes"}
+		}
+	}
+	return nil, results
 }
 
 func (f *fakeClient) Send(ctx context.Context, m *push.Message, targets []push.Target) []push.Result {
@@ -426,5 +432,28 @@ func TestTestPushIgnoresForeground(t *testing.T) {
 	}
 	if h.dev("alice", "p").UnreadCount != 0 {
 		t.Fatal("a test push counted towards the badge")
+	}
+}
+
+func TestOversizeIsRejectedBeforeSending(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	h.upload("alice", "a", 2, "hw-a")
+	h.upload("bob", "b", 2, "huge-b")
+	rnd := uint32(42)
+	req := Request{From: "admin", To: []string{"alice", "bob"}, MsgRandom: &rnd, OfflinePushInfo: push.OfflinePushInfo{Desc: "a very long description"}}
+	_, err := h.dl.Push(ctx, req)
+	fe, ok := err.(*device.FieldError)
+	if !ok || fe.Field != "offlinePushInfo" || !strings.Contains(fe.Message, "4096") {
+		t.Fatalf("error %v, want a field error naming offlinePushInfo", err)
+	}
+	if len(h.huawei.sent) != 0 {
+		t.Fatalf("%d sends before the rejection", len(h.huawei.sent))
+	}
+	// The corrected request may reuse the msgRandom.
+	req.OfflinePushInfo.Desc = "short"
+	resp, err := h.dl.Push(ctx, req)
+	if err != nil || resp.Duplicate || resp.Summary.Sent != 2 {
+		t.Fatalf("corrected push: %+v %v", resp, err)
 	}
 }

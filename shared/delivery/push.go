@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/offpush/offpush/shared/device"
 	"github.com/offpush/offpush/shared/push"
 	"github.com/offpush/offpush/shared/store"
 )
@@ -47,9 +48,10 @@ func (dl *Deliverer) Push(ctx context.Context, r Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	opts := Options{CheckFirst: true}
 	if r.MsgRandom == nil || r.DryRun {
 		m.ID = randomID()
-		return dl.Deliver(ctx, m, users, Options{})
+		return dl.Deliver(ctx, m, users, opts)
 	}
 	key := "push#" + r.From + "#" + strconv.FormatUint(uint64(*r.MsgRandom), 10)
 	m.ID = stableID(key)
@@ -60,7 +62,13 @@ func (dl *Deliverer) Push(ctx context.Context, r Request) (*Response, error) {
 		}
 		switch {
 		case c.Claimed:
-			resp, err := dl.Deliver(ctx, m, users, Options{})
+			resp, err := dl.Deliver(ctx, m, users, opts)
+			var fe *device.FieldError
+			if errors.As(err, &fe) {
+				// Rejected before sending anything: free the msgRandom so the
+				// corrected request can use it.
+				_ = dl.store.Complete(ctx, key, nil, dl.now())
+			}
 			if err != nil {
 				return nil, err
 			}

@@ -176,14 +176,7 @@ type UserView struct {
 type UserDevice struct {
 	Device
 	// LastResult is the device's last push outcome; null until one is recorded.
-	LastResult *LastResult `json:"lastResult"`
-}
-
-// LastResult is a device's last push outcome.
-type LastResult struct {
-	Outcome string `json:"outcome"`
-	Reason  string `json:"reason,omitempty"`
-	At      string `json:"at"`
+	LastResult *device.LastResult `json:"lastResult"`
 }
 
 func userID(r *http.Request) (string, error) {
@@ -206,7 +199,7 @@ func getUser(s AdminStore) HandlerFunc {
 		}
 		v := UserView{UserID: u.UserID, Tags: u.Tags, Attributes: u.Attributes, Devices: make([]UserDevice, 0, len(u.Devices))}
 		for _, d := range u.Devices {
-			v.Devices = append(v.Devices, UserDevice{Device: DeviceView(d)})
+			v.Devices = append(v.Devices, UserDevice{Device: DeviceView(d), LastResult: d.LastResult})
 		}
 		WriteJSON(w, http.StatusOK, v)
 		return nil

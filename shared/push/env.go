@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -60,6 +61,39 @@ type Env struct {
 	// Wrap, if set, wraps every HTTP client the vendor clients build (for
 	// tracing).
 	Wrap func(*http.Client) *http.Client
+	// Shared holds what the vendor clients of this process share beyond
+	// HTTP and tokens, by key: vivo's auth rate limiter, for example, must
+	// bound every client of one vivo app together (10 auth calls a second
+	// per app), and clients are built per certificate. NewEnv sets it; nil
+	// gives each client its own.
+	Shared *Shared
+}
+
+// Shared is a per-process registry of values the vendor clients share by
+// key. Keeping it in Env rather than in package variables scopes it to one
+// Env, so tests with their own Env do not share state.
+type Shared struct {
+	mu sync.Mutex
+	m  map[string]any
+}
+
+// Get returns the value stored under key, storing create() first if there
+// is none. On a nil *Shared it returns create(), unshared.
+func (s *Shared) Get(key string, create func() any) any {
+	if s == nil {
+		return create()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v, ok := s.m[key]; ok {
+		return v
+	}
+	if s.m == nil {
+		s.m = map[string]any{}
+	}
+	v := create()
+	s.m[key] = v
+	return v
 }
 
 // EnvConfig is what NewEnv reads besides the environment.
@@ -71,7 +105,7 @@ type EnvConfig struct {
 
 // NewEnv reads the URL overrides and the CA bundle from getenv.
 func NewEnv(getenv func(string) string, cfg EnvConfig) (*Env, error) {
-	e := &Env{URLs: map[string]string{}, Tokens: cfg.Tokens, Now: time.Now, Log: cfg.Log, Wrap: cfg.Wrap}
+	e := &Env{URLs: map[string]string{}, Tokens: cfg.Tokens, Now: time.Now, Log: cfg.Log, Wrap: cfg.Wrap, Shared: &Shared{}}
 	if e.Log == nil {
 		e.Log = slog.Default()
 	}

@@ -91,16 +91,16 @@ const (
 type Message struct {
 	// ID identifies the message across retries; vendors that take a request
 	// or notify ID get one derived from it.
-	ID           string
-	Type         MsgType
-	From         string
-	FromNickname string
-	Info         OfflinePushInfo
+	ID           string          `json:"id"`
+	Type         MsgType         `json:"msgType"`
+	From         string          `json:"from"`
+	FromNickname string          `json:"fromNickname,omitempty"`
+	Info         OfflinePushInfo `json:"offlinePushInfo"`
 	// TTL is how long the vendor keeps the message for an offline device.
-	TTL time.Duration
+	TTL time.Duration `json:"ttl"`
 	// DryRun builds and validates every payload (with the vendor's
 	// validate-only mode where it has one) and delivers nothing.
-	DryRun bool
+	DryRun bool `json:"dryRun,omitempty"`
 }
 
 // Title is the notification title: the given title, else the sender's

@@ -98,6 +98,12 @@ type Store interface {
 	// Complete marks a claimed record done with value.
 	Complete(ctx context.Context, key string, value []byte, expiresAt time.Time) error
 
+	// PutJob stores a bulk job's content once, for the SQS batches that
+	// refer to it.
+	PutJob(ctx context.Context, j Job) error
+	// GetJob returns a bulk job, or ErrNotFound.
+	GetJob(ctx context.Context, id string) (Job, error)
+
 	// GetVendorToken returns the vendor access token stored under key and
 	// its expiry, or "" if there is none or it has expired.
 	GetVendorToken(ctx context.Context, key string) (token string, expiresAt time.Time, err error)
@@ -129,6 +135,17 @@ type DeviceResult struct {
 	// CountUnread adds one to the device's unread count (badgeMode 0).
 	CountUnread bool
 }
+
+// Job is a bulk push: the message, stored once, that every SQS batch of it
+// delivers.
+type Job struct {
+	ID        string       `json:"id"`
+	Message   push.Message `json:"message"`
+	CreatedAt time.Time    `json:"createdAt"`
+}
+
+// JobRetention is how long a job's content is kept.
+const JobRetention = 14 * 24 * time.Hour
 
 // Claim is the state of a once-only record.
 type Claim struct {

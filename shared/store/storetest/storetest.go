@@ -76,6 +76,7 @@ func Run(t *testing.T, open Factory) {
 	t.Run("RecordResults", func(t *testing.T) { testRecordResults(t, open) })
 	t.Run("InvalidateToken", func(t *testing.T) { testInvalidateToken(t, open) })
 	t.Run("Claim", func(t *testing.T) { testClaim(t, open) })
+	t.Run("Jobs", func(t *testing.T) { testJobs(t, open) })
 	t.Run("Captured", func(t *testing.T) { testCaptured(t, open) })
 }
 
@@ -848,5 +849,21 @@ func testClaim(t *testing.T, open Factory) {
 	}
 	if err := f.s.Complete(f.ctx, "big", make([]byte, store.MaxClaimValue+1), exp); err == nil {
 		t.Fatal("an oversize value was stored")
+	}
+}
+
+func testJobs(t *testing.T, open Factory) {
+	f := setup(t, open, 0)
+	if _, err := f.s.GetJob(f.ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing job: %v", err)
+	}
+	j := store.Job{ID: "job-1", CreatedAt: f.clock.Now(), Message: push.Message{ID: "m", Type: push.Text, From: "admin", TTL: time.Hour,
+		Info: push.OfflinePushInfo{Title: "Sale", Desc: "50% off", Ext: `{"k":"v"}`, APNsInfo: push.APNsInfo{BadgeMode: 1}}}}
+	if err := f.s.PutJob(f.ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.s.GetJob(f.ctx, "job-1")
+	if err != nil || got.ID != j.ID || got.Message.Info != j.Message.Info || got.Message.TTL != time.Hour || !got.CreatedAt.Equal(j.CreatedAt) {
+		t.Fatalf("job read back as %+v, %v", got, err)
 	}
 }
