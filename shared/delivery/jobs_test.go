@@ -189,4 +189,3 @@ func TestWorkerConcurrentDuplicate(t *testing.T) {
 		t.Fatalf("errors %v, %v; %d sends", first, second, len(h.huawei.sent))
 	}
 }
-

@@ -546,14 +546,7 @@ func (s *Store) GetUser(ctx context.Context, userID string) (device.User, error)
 	if !u.exists {
 		return device.User{}, fmt.Errorf("get user %s: %w", userID, store.ErrNotFound)
 	}
-	out := device.User{UserID: userID, Tags: u.tags, Attributes: u.attrs, Devices: store.LiveDevices(u.devices, s.now())}
-	if out.Tags == nil {
-		out.Tags = []string{}
-	}
-	if out.Attributes == nil {
-		out.Attributes = map[string]string{}
-	}
-	return out, nil
+	return u.user(s.now()), nil
 }
 
 // KickDevices marks the user's devices kicked with one UpdateItem guarded by

@@ -9,11 +9,16 @@
 //     a parent map having to exist and all of a user's devices come back in
 //     one GetItem. ver counts the writes that add or remove devices, move or
 //     clear tokens, or kick, and guards them against each other; expiresAt
-//     (TTL) follows the latest token upload.
-//   - {prefix}index, key pk/sk: token → owner entries (pk tok#<vendor>#<sha256>).
-//   - {prefix}jobs, key pk/sk: certificates (pk cert) and their ID counter.
+//     (TTL) follows the latest token upload. A device's last push result is
+//     the map lastResult inside its dev#<deviceId> map.
+//   - {prefix}index, key pk/sk: token → owner entries (pk tok#<sha256>).
+//   - {prefix}jobs, key pk/sk: certificates (pk cert) and their ID counter,
+//     vendor access tokens (pk vtoken#<key>), captured requests (pk
+//     captured) and once-only records (pk claim#<key>).
 //
-// A token upload is one BatchGetItem and one TransactWriteItems.
+// A token upload is one BatchGetItem and one TransactWriteItems. A 500-user
+// push batch is read with five BatchGetItem and its results recorded with
+// five TransactWriteItems.
 package dynamo
 
 import (

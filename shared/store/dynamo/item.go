@@ -45,6 +45,14 @@ const (
 	fCreatedAt     = "createdAt"
 	fUpdatedAt     = "updatedAt"
 	fTokenAt       = "tokenAt"
+	fLastResult    = "lastResult"
+
+	// Fields of a device's lastResult map.
+	fOutcome   = "outcome"
+	fReason    = "reason"
+	fDetail    = "detail"
+	fMessageID = "messageId"
+	fAt        = "at"
 
 	// Key values of index and jobs items.
 	tokenPrefix = "tok#"
@@ -66,10 +74,11 @@ func millis(t time.Time) types.AttributeValue { return num(t.UnixMilli()) }
 
 // expirySeconds is the TTL of a device uploaded at tokenAt, in Unix seconds,
 // rounded up so that DynamoDB never deletes a device before it expires.
-func expirySeconds(tokenAt time.Time) int64 {
-	ms := tokenAt.Add(device.TokenLifetime).UnixMilli()
-	return (ms + 999) / 1000
-}
+func expirySeconds(tokenAt time.Time) int64 { return ttlSeconds(tokenAt.Add(device.TokenLifetime)) }
+
+// ttlSeconds is a TTL attribute for an item that expires at t, in Unix
+// seconds, rounded up.
+func ttlSeconds(t time.Time) int64 { return (t.UnixMilli() + 999) / 1000 }
 
 func certSK(id int64) string { return fmt.Sprintf("%020d", id) }
 
@@ -104,7 +113,22 @@ func deviceMap(d device.Device) types.AttributeValue {
 	if d.Token != "" {
 		m[fToken] = str(d.Token)
 	}
+	if d.LastResult != nil {
+		m[fLastResult] = lastResultMap(*d.LastResult)
+	}
 	return &types.AttributeValueMemberM{Value: m}
+}
+
+// lastResultMap is a device's last push result as stored: the lastResult
+// map inside its dev#<id> map, at in Unix milliseconds.
+func lastResultMap(r device.LastResult) types.AttributeValue {
+	return &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
+		fOutcome:   str(r.Outcome),
+		fReason:    str(r.Reason),
+		fDetail:    str(r.Detail),
+		fMessageID: str(r.MessageID),
+		fAt:        millis(r.At),
+	}}
 }
 
 // parseDevice reads a dev#<id> map.
@@ -130,6 +154,7 @@ func parseDevice(userID, deviceID string, av types.AttributeValue) (device.Devic
 		CreatedAt:     r.time(fCreatedAt),
 		UpdatedAt:     r.time(fUpdatedAt),
 		TokenAt:       r.time(fTokenAt),
+		LastResult:    r.lastResult(fLastResult),
 	}
 	if r.err != nil {
 		return device.Device{}, fmt.Errorf("device %s/%s: %w", userID, deviceID, r.err)
@@ -168,6 +193,54 @@ func (r *reader) int(name string) int64 {
 	default:
 		r.fail(name, v)
 		return 0
+	}
+}
+
+func (r *reader) bool(name string) bool {
+	switch v := r.m[name].(type) {
+	case nil:
+		return false
+	case *types.AttributeValueMemberBOOL:
+		return v.Value
+	default:
+		r.fail(name, v)
+		return false
+	}
+}
+
+func (r *reader) bytes(name string) []byte {
+	switch v := r.m[name].(type) {
+	case nil:
+		return nil
+	case *types.AttributeValueMemberB:
+		return v.Value
+	default:
+		r.fail(name, v)
+		return nil
+	}
+}
+
+// lastResult reads a lastResult map; nil if there is none.
+func (r *reader) lastResult(name string) *device.LastResult {
+	switch v := r.m[name].(type) {
+	case nil:
+		return nil
+	case *types.AttributeValueMemberM:
+		lr := reader{m: v.Value}
+		res := &device.LastResult{
+			Outcome:   lr.str(fOutcome),
+			Reason:    lr.str(fReason),
+			Detail:    lr.str(fDetail),
+			MessageID: lr.str(fMessageID),
+			At:        lr.time(fAt),
+		}
+		if lr.err != nil && r.err == nil {
+			r.err = fmt.Errorf("attribute %s: %w", name, lr.err)
+		}
+		return res
+	default:
+		r.fail(name, v)
+		return nil
 	}
 }
 
@@ -234,6 +307,19 @@ func parseUser(userID string, item map[string]types.AttributeValue) (userItem, e
 	}
 	sort.Slice(u.devices, func(i, j int) bool { return u.devices[i].DeviceID < u.devices[j].DeviceID })
 	return u, nil
+}
+
+// user is the user as GetUser returns it: tags, attributes (never nil) and
+// the devices live at now.
+func (u userItem) user(now time.Time) device.User {
+	out := device.User{UserID: u.userID, Tags: u.tags, Attributes: u.attrs, Devices: store.LiveDevices(u.devices, now)}
+	if out.Tags == nil {
+		out.Tags = []string{}
+	}
+	if out.Attributes == nil {
+		out.Attributes = map[string]string{}
+	}
+	return out
 }
 
 func (u userItem) device(id string) (device.Device, bool) { return findDevice(u.devices, id) }

@@ -1,10 +1,12 @@
 package dynamo
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/offpush/offpush/shared/device"
+	"github.com/offpush/offpush/shared/store"
 )
 
 func TestExpirySecondsRoundsUp(t *testing.T) {
@@ -33,14 +35,59 @@ func TestDeviceMapRoundTrip(t *testing.T) {
 			CreatedAt: now, UpdatedAt: now.Add(time.Second), TokenAt: now.Add(2 * time.Second)},
 		{UserID: "u", DeviceID: "x", CertificateID: 3, Vendor: device.FCM, Platform: device.Android,
 			State: device.Background, Status: device.LoggedOut, CreatedAt: now, UpdatedAt: now, TokenAt: now},
+		{UserID: "u", DeviceID: "y", CertificateID: 3, Vendor: device.FCM, Platform: device.Android, Token: "t",
+			State: device.Background, Status: device.Active, UnreadCount: 2, CreatedAt: now, UpdatedAt: now, TokenAt: now,
+			LastResult: &device.LastResult{Outcome: "failed", Reason: "vendor_error", Detail: "QUOTA_EXCEEDED", At: now}},
+		{UserID: "u", DeviceID: "z", CertificateID: 3, Vendor: device.FCM, Platform: device.Android, Token: "t",
+			State: device.Background, Status: device.Active, CreatedAt: now, UpdatedAt: now, TokenAt: now,
+			LastResult: &device.LastResult{Outcome: "sent", MessageID: "projects/p/messages/1", At: now.Add(time.Minute)}},
 	} {
 		got, err := parseDevice(d.UserID, d.DeviceID, deviceMap(d))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got != d {
-			t.Errorf("round trip\n got %+v\nwant %+v", got, d)
+		if !reflect.DeepEqual(got, d) {
+			t.Errorf("round trip\n got %+v (last result %+v)\nwant %+v (last result %+v)", got, got.LastResult, d, d.LastResult)
 		}
+	}
+}
+
+func TestMergeResults(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	sent := func(id string) device.LastResult { return device.LastResult{Outcome: "sent", MessageID: id, At: at} }
+	tests := []struct {
+		name string
+		in   []store.ResultUpdate
+		want []userResults
+	}{
+		{"none", nil, nil},
+		{"one user", []store.ResultUpdate{
+			{UserID: "a", Devices: []store.DeviceResult{{DeviceID: "d1", Result: sent("m1"), CountUnread: true}, {DeviceID: "d2", Result: sent("m2")}}},
+		}, []userResults{{"a", []deviceResults{{"d1", sent("m1"), 1}, {"d2", sent("m2"), 0}}}}},
+		{"a user and a device named twice", []store.ResultUpdate{
+			{UserID: "a", Devices: []store.DeviceResult{{DeviceID: "d1", Result: sent("m1"), CountUnread: true}}},
+			{UserID: "b", Devices: []store.DeviceResult{{DeviceID: "d1", Result: sent("m2")}}},
+			{UserID: "a", Devices: []store.DeviceResult{{DeviceID: "d1", Result: sent("m3"), CountUnread: true}, {DeviceID: "d2", Result: sent("m4")}}},
+		}, []userResults{
+			{"a", []deviceResults{{"d1", sent("m3"), 2}, {"d2", sent("m4"), 0}}},
+			{"b", []deviceResults{{"d1", sent("m2"), 0}}},
+		}},
+		{"users with nothing to record are dropped", []store.ResultUpdate{
+			{UserID: "a"},
+			{UserID: "", Devices: []store.DeviceResult{{DeviceID: "d1", Result: sent("m1")}}},
+			{UserID: "b", Devices: []store.DeviceResult{{DeviceID: "d1", Result: sent("m2")}}},
+		}, []userResults{{"b", []deviceResults{{"d1", sent("m2"), 0}}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := mergeResults(tt.in)
+			if len(got) == 0 && len(tt.want) == 0 {
+				return
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("mergeResults\n got %+v\nwant %+v", got, tt.want)
+			}
+		})
 	}
 }
 
