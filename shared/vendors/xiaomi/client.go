@@ -1,0 +1,373 @@
+package xiaomi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/offpush/offpush/shared/cert"
+	"github.com/offpush/offpush/shared/push"
+)
+
+// contentType is the body type Xiaomi documents for every server call.
+const contentType = "application/x-www-form-urlencoded;charset=UTF-8"
+
+// maxConcurrent bounds the batches one Send has in flight: a 500-user push
+// rarely needs more than one batch, and a broadcast page should not open
+// dozens of connections to one vendor at once.
+const maxConcurrent = 4
+
+// maxResponse bounds how much of an answer is read; Xiaomi's are a few
+// hundred bytes.
+const maxResponse = 1 << 20
+
+// Response codes offpush acts on. Xiaomi publishes no full table that could
+// be read; each code says where it comes from.
+const (
+	// CodeOK is success.
+	CodeOK = 0
+	// CodeAuth is "authentication failed": a wrong AppSecret.
+	CodeAuth = 21301
+	// CodeMissingParam (21305, 10016) is a missing required parameter.
+	CodeMissingParam = 21305
+	// CodeInvalidRegIDs is what third-party MiPush senders treat as "every
+	// regId of the request is invalid" and prune on [T: a PHP and a Node
+	// sender found in public code]; regIds merely among valid ones come back
+	// in data.bad_regids of a success instead.
+	CodeInvalidRegIDs = 20301
+	// CodeDailyQuota is the daily push limit [T: the same PHP sender, which
+	// stops for the day on it].
+	CodeDailyQuota = 200001
+)
+
+// retryableCodes are service errors the same PHP sender retries (10002
+// service paused, 10003 remote service error, 10027, 10037) [T].
+var retryableCodes = map[int64]bool{10002: true, 10003: true, 10027: true, 10037: true}
+
+// Client sends to Xiaomi MiPush for one certificate. It is safe for
+// concurrent use; build one per certificate and container.
+type Client struct {
+	cert   cert.Certificate
+	secret string
+	url    string
+	http   *http.Client
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+// Interface guard.
+var _ push.Client = (*Client)(nil)
+
+// New returns a client for c, whose Xiaomi credential must hold the
+// AppSecret and package name. The host is the certificate region's unless
+// OFFPUSH_XIAOMI_URL overrides it; SendPath follows either.
+func New(c cert.Certificate, env *push.Env) (*Client, error) {
+	if c.Xiaomi == nil || c.Xiaomi.AppSecret == "" || c.Xiaomi.PackageName == "" {
+		return nil, fmt.Errorf("xiaomi client for certificate %d: %w", c.ID, push.ErrNoCredential)
+	}
+	if env == nil {
+		return nil, fmt.Errorf("xiaomi client for certificate %d: no push.Env", c.ID)
+	}
+	host := HostChina
+	if c.Xiaomi.Region == cert.RegionGlobal {
+		host = HostGlobal
+	}
+	cl := &Client{
+		cert:   c,
+		secret: c.Xiaomi.AppSecret,
+		url:    strings.TrimRight(env.BaseURL(push.URLXiaomi, host), "/") + SendPath,
+		http:   env.HTTPClient,
+		log:    env.Log,
+		now:    env.Now,
+	}
+	if cl.http == nil {
+		cl.http = env.WrapClient(&http.Client{Timeout: 30 * time.Second})
+	}
+	if cl.log == nil {
+		cl.log = slog.Default()
+	}
+	if cl.now == nil {
+		cl.now = time.Now
+	}
+	return cl, nil
+}
+
+// URL is the send URL the client posts to.
+func (c *Client) URL() string { return c.url }
+
+// batch is one request: its body and the targets (indexes and regIds) it
+// carries.
+type batch struct {
+	targets []int
+	tokens  []string
+	body    []byte
+}
+
+// plan builds every request Send would make. Targets refused before sending
+// get their result here; the others are batched MaxRegIDs at a time.
+func (c *Client) plan(m *push.Message, targets []push.Target) ([]batch, []push.Result) {
+	results := make([]push.Result, len(targets))
+	msg, err := Build(m, c.cert)
+	if err != nil {
+		for i := range results {
+			results[i] = push.Result{Outcome: push.InvalidArgument, Reason: "xiaomi: " + err.Error()}
+		}
+		return nil, results
+	}
+	var batches []batch
+	var cur batch
+	flush := func() {
+		if len(cur.targets) == 0 {
+			return
+		}
+		msg.RegistrationID = strings.Join(cur.tokens, ",")
+		cur.body = msg.Body()
+		batches = append(batches, cur)
+		cur = batch{}
+	}
+	for i, t := range targets {
+		if err := checkToken(t.Token); err != nil {
+			results[i] = push.Result{Outcome: push.InvalidArgument, Reason: "xiaomi: " + err.Error()}
+			continue
+		}
+		cur.targets = append(cur.targets, i)
+		cur.tokens = append(cur.tokens, t.Token)
+		if len(cur.targets) == MaxRegIDs {
+			flush()
+		}
+	}
+	flush()
+	return batches, results
+}
+
+// Requests returns the requests Send would make, in order: URL, the
+// meaningful headers (never the Authorization key) and the exact body.
+func (c *Client) Requests(m *push.Message, targets []push.Target) ([]push.Request, []push.Result) {
+	batches, results := c.plan(m, targets)
+	reqs := make([]push.Request, len(batches))
+	for i, b := range batches {
+		reqs[i] = push.Request{
+			Targets: b.targets,
+			Target:  strings.Join(b.tokens, ","),
+			URL:     c.url,
+			Header:  map[string]string{"Content-Type": contentType},
+			Payload: b.body,
+		}
+	}
+	return reqs, results
+}
+
+// Send delivers m to targets, at most MaxRegIDs per request and
+// maxConcurrent requests at a time, and returns one result per target in
+// input order. It never retries: Retryable results are the caller's to
+// retry. A dry run builds and checks every request and sends nothing, as
+// Xiaomi has no validate-only mode.
+func (c *Client) Send(ctx context.Context, m *push.Message, targets []push.Target) []push.Result {
+	batches, results := c.plan(m, targets)
+	if m.DryRun {
+		for _, b := range batches {
+			for _, i := range b.targets {
+				results[i] = push.Result{Outcome: push.Sent, Reason: "dry_run"}
+			}
+		}
+		return results
+	}
+	sem := make(chan struct{}, maxConcurrent)
+	var wg sync.WaitGroup
+	for _, b := range batches {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			for j, r := range c.do(ctx, b) {
+				results[b.targets[j]] = r
+			}
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+// do sends one batch and maps the answer onto one result per regId.
+func (c *Client) do(ctx context.Context, b batch) []push.Result {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(b.body))
+	if err != nil {
+		return fill(len(b.tokens), push.Result{Outcome: push.Rejected, Reason: "xiaomi: build request: " + err.Error()})
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Authorization", "key="+c.secret)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		// Transport errors and timeouts are passing by nature.
+		return fill(len(b.tokens), push.Result{Outcome: push.Retryable, Reason: "xiaomi: " + err.Error()})
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return fill(len(b.tokens), push.Result{Outcome: push.Retryable, Reason: "xiaomi: read answer: " + err.Error()})
+	}
+	results := Classify(resp.StatusCode, resp.Header, body, b.tokens, c.now())
+	if r := results[0]; r.Outcome != push.Sent && r.Outcome != push.InvalidToken {
+		c.log.WarnContext(ctx, "xiaomi push failed", "certificate", c.cert.ID, "targets", len(b.tokens),
+			"outcome", string(r.Outcome), "reason", r.Reason, "status", resp.StatusCode)
+	}
+	return results
+}
+
+// response is Xiaomi's answer, success and error alike.
+type response struct {
+	Result      string          `json:"result"`
+	Code        *flexInt        `json:"code"`
+	Description string          `json:"description"`
+	Reason      string          `json:"reason"`
+	TraceID     string          `json:"trace_id"`
+	Data        json.RawMessage `json:"data"`
+}
+
+// responseData is a success's data object.
+type responseData struct {
+	ID string `json:"id"`
+	// BadRegIDs lists the request's regIds Xiaomi found invalid, comma
+	// separated [T: read as data.bad_regids by several public senders, a
+	// Java and a PHP one among them; Xiaomi's own page could not be read].
+	BadRegIDs regIDList `json:"bad_regids"`
+}
+
+// Classify maps one Xiaomi answer onto a result per regId of the request,
+// in the request's order:
+//
+//	HTTP 429, 5xx                       Retryable (RetryAfter from Retry-After)
+//	code 0                              Sent; regIds in data.bad_regids InvalidToken
+//	21301                               Auth
+//	20301                               InvalidToken, every regId [T]
+//	200001                              Quota [T]
+//	10002, 10003, 10027, 10037          Retryable [T]
+//	21305, 10016, any other code        Rejected
+//	HTTP 401/403 without a code         Auth
+//	unreadable 2xx answer               Retryable
+//	other HTTP status without a code    Rejected
+func Classify(status int, h http.Header, body []byte, tokens []string, now time.Time) []push.Result {
+	n := len(tokens)
+	if status == http.StatusTooManyRequests || status >= 500 {
+		return fill(n, push.Result{Outcome: push.Retryable, Reason: "xiaomi: HTTP " + strconv.Itoa(status), RetryAfter: retryAfter(h, now)})
+	}
+	var r response
+	if err := json.Unmarshal(body, &r); err != nil || r.Code == nil {
+		switch {
+		case status == http.StatusUnauthorized || status == http.StatusForbidden:
+			return fill(n, push.Result{Outcome: push.Auth, Reason: "xiaomi: HTTP " + strconv.Itoa(status)})
+		case status >= 200 && status < 300:
+			return fill(n, push.Result{Outcome: push.Retryable, Reason: "xiaomi: unreadable answer"})
+		}
+		return fill(n, push.Result{Outcome: push.Rejected, Reason: "xiaomi: HTTP " + strconv.Itoa(status)})
+	}
+	code := int64(*r.Code)
+	reason := fmt.Sprintf("xiaomi %d: %s", code, first(r.Reason, r.Description, r.Result))
+	switch {
+	case code == CodeOK && r.Result != "error":
+		var d responseData
+		_ = json.Unmarshal(r.Data, &d) // a success without data is still a success
+		out := fill(n, push.Result{Outcome: push.Sent, MessageID: d.ID})
+		if len(d.BadRegIDs) > 0 {
+			bad := make(map[string]bool, len(d.BadRegIDs))
+			for _, id := range d.BadRegIDs {
+				bad[id] = true
+			}
+			for i, t := range tokens {
+				if bad[t] {
+					out[i] = push.Result{Outcome: push.InvalidToken, Reason: "xiaomi: in bad_regids", MessageID: d.ID}
+				}
+			}
+		}
+		return out
+	case code == CodeAuth:
+		return fill(n, push.Result{Outcome: push.Auth, Reason: reason})
+	case code == CodeInvalidRegIDs:
+		return fill(n, push.Result{Outcome: push.InvalidToken, Reason: reason})
+	case code == CodeDailyQuota:
+		return fill(n, push.Result{Outcome: push.Quota, Reason: reason})
+	case retryableCodes[code]:
+		return fill(n, push.Result{Outcome: push.Retryable, Reason: reason, RetryAfter: retryAfter(h, now)})
+	}
+	return fill(n, push.Result{Outcome: push.Rejected, Reason: reason})
+}
+
+// fill returns n copies of r.
+func fill(n int, r push.Result) []push.Result {
+	out := make([]push.Result, n)
+	for i := range out {
+		out[i] = r
+	}
+	return out
+}
+
+// first returns the first non-empty string.
+func first(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// retryAfter reads a Retry-After header: seconds or an HTTP date.
+func retryAfter(h http.Header, now time.Time) time.Duration {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil {
+		if s < 0 {
+			return 0
+		}
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// flexInt decodes a JSON number or a numeric string.
+type flexInt int64
+
+func (f *flexInt) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(string(b), `"`)
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return fmt.Errorf("code %s: %w", b, err)
+	}
+	*f = flexInt(n)
+	return nil
+}
+
+// regIDList decodes a comma-separated string of regIds, or a JSON array of
+// them.
+type regIDList []string
+
+func (l *regIDList) UnmarshalJSON(b []byte) error {
+	var arr []string
+	if err := json.Unmarshal(b, &arr); err == nil {
+		*l = arr
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil // an unexpected shape lists nothing
+	}
+	for _, id := range strings.Split(s, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			*l = append(*l, id)
+		}
+	}
+	return nil
+}
