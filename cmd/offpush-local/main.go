@@ -30,6 +30,7 @@ import (
 	"github.com/offpush/offpush/shared/auth"
 	"github.com/offpush/offpush/shared/config"
 	"github.com/offpush/offpush/shared/httpapi"
+	"github.com/offpush/offpush/shared/pushservice"
 )
 
 func main() {
@@ -94,7 +95,11 @@ func serve(ctx context.Context, getenv func(string) string, out io.Writer, ready
 		return err
 	}
 	defer closeAPI()
-	routes := []httpapi.Routes{httpapi.DeviceRoutes(st), httpapi.StateRoutes(st), httpapi.AdminRoutes(st)}
+	svc, err := pushservice.New(e, st)
+	if err != nil {
+		return err
+	}
+	routes := []httpapi.Routes{httpapi.DeviceRoutes(st), httpapi.StateRoutes(st), httpapi.AdminRoutes(st), httpapi.PushRoutes(svc.Deliverer)}
 	if e.VendorMode == "capture" {
 		routes = append(routes, httpapi.DevRoutes(st))
 	}

@@ -45,6 +45,8 @@ type Config struct {
 	CreateTables       bool
 	Queue              string // local or sqs
 	QueueURL           string
+	DLQURL             string
+	MaxAttempts        int
 	JWTSecret          string
 	JWTSecretARN       string
 	JWKSURL            string
@@ -68,6 +70,7 @@ func Load(getenv func(string) string, where Where) (Config, error) {
 		Addr:               get("OFFPUSH_ADDR", "127.0.0.1:8080"),
 		TablePrefix:        get("OFFPUSH_TABLE_PREFIX", "offpush-"),
 		QueueURL:           get("OFFPUSH_QUEUE_URL", ""),
+		DLQURL:             get("OFFPUSH_DLQ_URL", ""),
 		JWTSecret:          getenv("OFFPUSH_JWT_HS256_SECRET"),
 		JWTSecretARN:       get("OFFPUSH_JWT_HS256_SECRET_ARN", ""),
 		JWKSURL:            get("OFFPUSH_JWT_JWKS_URL", ""),
@@ -92,6 +95,11 @@ func Load(getenv func(string) string, where Where) (Config, error) {
 	if v := get("OFFPUSH_MAX_DEVICES", ""); v != "" {
 		if c.MaxDevices, err = strconv.Atoi(v); err != nil || c.MaxDevices < 1 || c.MaxDevices > 100 {
 			return c, fmt.Errorf("OFFPUSH_MAX_DEVICES: must be an integer from 1 to 100")
+		}
+	}
+	if v := get("OFFPUSH_MAX_ATTEMPTS", ""); v != "" {
+		if c.MaxAttempts, err = strconv.Atoi(v); err != nil || c.MaxAttempts < 1 || c.MaxAttempts > 20 {
+			return c, fmt.Errorf("OFFPUSH_MAX_ATTEMPTS: must be an integer from 1 to 20")
 		}
 	}
 	switch {

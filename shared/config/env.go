@@ -20,6 +20,8 @@ type Env struct {
 	Config
 	Log    *slog.Logger
 	Tracer tracing.Tracer
+	// Getenv is the environment the configuration was read from.
+	Getenv func(string) string
 	aws    func() (aws.Config, error)
 }
 
@@ -29,7 +31,7 @@ func NewEnv(ctx context.Context, getenv func(string) string, where Where) (*Env,
 	if err != nil {
 		return nil, err
 	}
-	e := &Env{Config: cfg, Log: logging.New(getenv), Tracer: tracing.New(getenv)}
+	e := &Env{Config: cfg, Log: logging.New(getenv), Tracer: tracing.New(getenv), Getenv: getenv}
 	e.aws = sync.OnceValues(func() (aws.Config, error) { return AWS(ctx, e.Tracer, e.Log) })
 	return e, nil
 }

@@ -5,6 +5,8 @@ package lambdahttp
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 
@@ -20,14 +22,53 @@ func Handler(h http.Handler) func(context.Context, events.APIGatewayV2HTTPReques
 	return httpadapter.NewV2(h).ProxyWithContext
 }
 
-// Start builds the function's handler once per container and serves it. A
-// build error is logged and ends the process, so Lambda reports an init
-// failure instead of serving half-configured.
+// Start builds the function's HTTP handler once per container and serves it.
 func Start(name string, build func(ctx context.Context, getenv func(string) string) (http.Handler, error)) {
+	StartAny(name, func(ctx context.Context, getenv func(string) string) (any, error) {
+		h, err := build(ctx, getenv)
+		if err != nil {
+			return nil, err
+		}
+		return Handler(h), nil
+	})
+}
+
+// StartAny builds the function's Lambda handler once per container and
+// serves it. A build error is logged and ends the process, so Lambda
+// reports an init failure instead of serving half-configured.
+func StartAny(name string, build func(ctx context.Context, getenv func(string) string) (any, error)) {
 	h, err := build(context.Background(), os.Getenv)
 	if err != nil {
 		logging.New(os.Getenv).Error(name+" failed to start", "error", err.Error())
 		os.Exit(1)
 	}
-	lambda.Start(Handler(h))
+	lambda.Start(h)
+}
+
+// SQSHandler handles an SQS event, reporting the records to retry.
+type SQSHandler func(ctx context.Context, ev events.SQSEvent) events.SQSEventResponse
+
+// WithSQS routes one function's events: SQS events (from an event source
+// mapping) to sqs, anything else to h as an HTTP API request.
+func WithSQS(h http.Handler, sqs SQSHandler) func(ctx context.Context, raw json.RawMessage) (any, error) {
+	httpH := Handler(h)
+	return func(ctx context.Context, raw json.RawMessage) (any, error) {
+		var probe struct {
+			Records []struct {
+				EventSource string `json:"eventSource"`
+			} `json:"Records"`
+		}
+		if json.Unmarshal(raw, &probe) == nil && len(probe.Records) > 0 && probe.Records[0].EventSource == "aws:sqs" {
+			var ev events.SQSEvent
+			if err := json.Unmarshal(raw, &ev); err != nil {
+				return nil, fmt.Errorf("decode SQS event: %w", err)
+			}
+			return sqs(ctx, ev), nil
+		}
+		var req events.APIGatewayV2HTTPRequest
+		if err := json.Unmarshal(raw, &req); err != nil {
+			return nil, fmt.Errorf("decode HTTP API event: %w", err)
+		}
+		return httpH(ctx, req)
+	}
 }
