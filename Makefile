@@ -12,13 +12,15 @@ USER ?= alice
 BUILD_DIR := build
 CACHE_DIR := $(CURDIR)/.cache
 DYNAMODB_LOCAL_DIR := $(CACHE_DIR)/dynamodb-local
+FAUXQS_DIR := $(CACHE_DIR)/fauxqs
 
 # Every Lambda function as LogicalId:directory under functions/. template.yaml
 # declares the same LogicalIds; infra/template_test.go checks that they agree.
 FUNCTIONS := \
 	TokenUploadFunction:token-upload \
 	StateChangeFunction:state-change \
-	AdminFunction:admin
+	AdminFunction:admin \
+	MessagePushFunction:message-push
 
 function_ids := $(foreach f,$(FUNCTIONS),$(word 1,$(subst :, ,$(f))))
 function_dirs := $(foreach f,$(FUNCTIONS),$(word 2,$(subst :, ,$(f))))
@@ -33,12 +35,13 @@ FUZZ_TARGETS := \
 	./shared/httpapi:FuzzDecodeUpload
 FUZZTIME ?= 10s
 
-# The integration tests start DynamoDB Local themselves from this directory;
-# "required" makes them fail, not skip, when it is missing.
+# The integration tests start DynamoDB Local and fauxqs themselves from these
+# directories; "required" makes them fail, not skip, when one is missing.
 test bench: export OFFPUSH_INTEGRATION := required
 test bench: export OFFPUSH_DYNAMODB_LOCAL_DIR := $(DYNAMODB_LOCAL_DIR)
+test bench: export OFFPUSH_FAUXQS_DIR := $(FAUXQS_DIR)
 
-.PHONY: help run token admin-key build tools tools-dynamodb-local test bench fmt vet clean distclean FORCE
+.PHONY: help run token admin-key build tools tools-dynamodb-local tools-fauxqs test bench fmt vet clean distclean FORCE
 
 help: ## List the targets
 	@echo 'usage: make TARGET'
@@ -70,11 +73,14 @@ $(addprefix build-,$(function_ids)): build-%:
 	$(call lambda_build,$(call function_dir,$*),$(ARTIFACTS_DIR)/bootstrap)
 
 # One tools-<name> target per test dependency, each installing into .cache/.
-# The SQS emulator (fauxqs, for message-push and broadcast) joins here.
-tools: tools-dynamodb-local ## Install what the tests need into .cache/ (DynamoDB Local; Java if missing)
+tools: tools-dynamodb-local tools-fauxqs ## Install what the tests need into .cache/ (DynamoDB Local, Java if missing; fauxqs, needs Node.js 20+)
 
 tools-dynamodb-local:
 	bash infra/local/install-dynamodb-local.sh '$(DYNAMODB_LOCAL_DIR)'
+
+# The SQS emulator, for the queue package (message-push and broadcast).
+tools-fauxqs:
+	bash infra/local/install-fauxqs.sh '$(FAUXQS_DIR)'
 
 test: tools ## Vet, run unit and integration tests (DynamoDB Local), then a short fuzz run
 	$(GO) vet ./...

@@ -105,8 +105,10 @@ var ErrBusy = errors.New("batch is being handled by another worker")
 // ErrMalformed marks a message that can never be handled.
 var ErrMalformed = errors.New("malformed batch message")
 
-// batchLease bounds how long a crashed worker keeps a batch from others.
-const batchLease = 15 * time.Minute
+// batchLease bounds how long a crashed worker keeps a batch from others: it
+// outlasts an invocation (60 s by default) and ends before SQS redelivers the
+// message (the queue's visibility timeout, 6 minutes by default).
+const batchLease = 5 * time.Minute
 
 // Handle runs one queue message. It returns nil when the message is done
 // with (delivered, re-enqueued or dead-lettered) and may be deleted, and an

@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/offpush/offpush/shared/delivery"
 	"github.com/offpush/offpush/shared/device"
@@ -22,6 +24,10 @@ func PushRoutes(p Pusher) Routes {
 	}
 }
 
+// PushBudget bounds a synchronous push, retries included: API Gateway's HTTP
+// API answers 503 after 30 seconds, so the push finishes and reports first.
+const PushBudget = 25 * time.Second
+
 // PushBodyLimit is the body limit of POST /v1/push: 500 user IDs and a
 // full OfflinePushInfo fit well within it.
 const PushBodyLimit = AdminBodyLimit
@@ -32,7 +38,9 @@ func pushMessage(p Pusher) HandlerFunc {
 		if err := Decode(w, r, &req, DecodeOptions{Limit: PushBodyLimit, Strict: true}); err != nil {
 			return err
 		}
-		resp, err := p.Push(r.Context(), req)
+		ctx, cancel := context.WithTimeout(r.Context(), PushBudget)
+		defer cancel()
+		resp, err := p.Push(ctx, req)
 		if errors.Is(err, delivery.ErrInProgress) {
 			return Conflict("msgRandom", "%s", err.Error())
 		}
@@ -63,7 +71,9 @@ func testPush(p Pusher) HandlerFunc {
 		if req.Desc == "" {
 			return device.Invalid("desc", "is required")
 		}
-		res, err := p.TestPush(r.Context(), id, req.Title, req.Desc)
+		ctx, cancel := context.WithTimeout(r.Context(), PushBudget)
+		defer cancel()
+		res, err := p.TestPush(ctx, id, req.Title, req.Desc)
 		if err != nil {
 			return err
 		}
