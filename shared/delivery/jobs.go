@@ -50,6 +50,10 @@ func (b Batch) Validate() error {
 	return nil
 }
 
+// ErrTooLarge: a batch's message would be over the queue's size limit. The
+// worker splits a retry batch that is.
+var ErrTooLarge = errors.New("queue message too large")
+
 // Queue takes batches back: a retry after a delay, or a dead letter.
 type Queue interface {
 	Enqueue(ctx context.Context, b Batch, delay time.Duration) error
@@ -155,7 +159,7 @@ func (w *Worker) Handle(ctx context.Context, body []byte) error {
 				return fmt.Errorf("dead-letter batch: %w", err)
 			}
 			final = true
-		} else if err := w.cfg.Queue.Enqueue(ctx, next, w.delay(b.Attempt)); err != nil {
+		} else if err := w.requeue(ctx, next, w.delay(b.Attempt)); err != nil {
 			return fmt.Errorf("re-enqueue batch: %w", err)
 		}
 	}
@@ -168,6 +172,39 @@ func (w *Worker) Handle(ctx context.Context, body []byte) error {
 		return fmt.Errorf("complete batch: %w", err)
 	}
 	return nil
+}
+
+// requeue enqueues a retry batch, splitting it in two while its message is
+// too large (a long list of devices already delivered).
+func (w *Worker) requeue(ctx context.Context, b Batch, delay time.Duration) error {
+	err := w.cfg.Queue.Enqueue(ctx, b, delay)
+	if !errors.Is(err, ErrTooLarge) || len(b.Users) < 2 {
+		return err
+	}
+	half := len(b.Users) / 2
+	for _, users := range [][]string{b.Users[:half], b.Users[half:]} {
+		part := b
+		part.Users, part.Done = users, doneOf(b.Done, users)
+		if err := w.requeue(ctx, part, delay); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// doneOf keeps the delivered devices of users.
+func doneOf(done []string, users []string) []string {
+	want := make(map[string]bool, len(users))
+	for _, u := range users {
+		want[u] = true
+	}
+	var out []string
+	for _, d := range done {
+		if u, _, ok := cut(d); ok && want[u] {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // delay is the re-enqueue delay after attempt, within SQS's 15 minutes.
@@ -186,12 +223,7 @@ func delivered(resp *Response, users []string, earlier []string) []string {
 	for _, u := range users {
 		want[u] = true
 	}
-	var out []string
-	for _, d := range earlier {
-		if u, _, ok := cut(d); ok && want[u] {
-			out = append(out, d)
-		}
-	}
+	out := doneOf(earlier, users)
 	seen := make(map[string]bool, len(out))
 	for _, d := range out {
 		seen[d] = true

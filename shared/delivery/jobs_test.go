@@ -13,6 +13,8 @@ import (
 )
 
 type fakeQueue struct {
+	// maxUsers makes Enqueue refuse larger batches as too large.
+	maxUsers int
 	mu       sync.Mutex
 	enqueued []Batch
 	delays   []time.Duration
@@ -22,6 +24,9 @@ type fakeQueue struct {
 func (q *fakeQueue) Enqueue(_ context.Context, b Batch, d time.Duration) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.maxUsers > 0 && len(b.Users) > q.maxUsers {
+		return ErrTooLarge
+	}
 	q.enqueued = append(q.enqueued, b)
 	q.delays = append(q.delays, d)
 	return nil
@@ -188,4 +193,49 @@ func TestWorkerConcurrentDuplicate(t *testing.T) {
 	if !errors.Is(first, ErrBusy) || second != nil || len(h.huawei.sent) != 1 {
 		t.Fatalf("errors %v, %v; %d sends", first, second, len(h.huawei.sent))
 	}
+}
+
+func TestWorkerSplitsARetryTooLargeForTheQueue(t *testing.T) {
+	h := newHarness(t)
+	w, q, _, _ := newWorker(t, h)
+	q.maxUsers = 2
+	var users []string
+	for i := 0; i < 5; i++ {
+		u := fmt.Sprintf("u%d", i)
+		users = append(users, u)
+		h.upload(u, "ok", 2, "hw-ok-"+u)
+		h.upload(u, "busy", 2, "busy1-"+u)
+	}
+	if err := w.Handle(context.Background(), body(t, Batch{JobID: "job-1", Users: users, Attempt: 1})); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, b := range q.enqueued {
+		if len(b.Users) > 2 {
+			t.Fatalf("a batch of %d users was enqueued", len(b.Users))
+		}
+		for _, u := range b.Users {
+			got = append(got, u)
+			if !contains(b.Done, u+"/ok") {
+				t.Fatalf("batch %+v lost %s's delivered device", b, u)
+			}
+		}
+		for _, d := range b.Done {
+			if u, _, _ := cut(d); !contains(b.Users, u) {
+				t.Fatalf("batch %+v carries another batch's device %s", b, d)
+			}
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(users) {
+		t.Fatalf("users re-enqueued %v, want %v", got, users)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 
@@ -37,9 +38,11 @@ func Start(name string, build func(ctx context.Context, getenv func(string) stri
 // serves it. A build error is logged and ends the process, so Lambda
 // reports an init failure instead of serving half-configured.
 func StartAny(name string, build func(ctx context.Context, getenv func(string) string) (any, error)) {
+	log := logging.New(os.Getenv)
+	slog.SetDefault(log) // so every package's slog lines are JSON with the request ID
 	h, err := build(context.Background(), os.Getenv)
 	if err != nil {
-		logging.New(os.Getenv).Error(name+" failed to start", "error", err.Error())
+		log.Error(name+" failed to start", "error", err.Error())
 		os.Exit(1)
 	}
 	lambda.Start(h)
