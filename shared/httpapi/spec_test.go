@@ -26,10 +26,12 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/offpush/offpush/shared/auth"
+	"github.com/offpush/offpush/shared/delivery"
 	"github.com/offpush/offpush/shared/device"
 	"github.com/offpush/offpush/shared/push"
 	"github.com/offpush/offpush/shared/store"
 	"github.com/offpush/offpush/shared/store/embedded"
+	"github.com/offpush/offpush/shared/vendors"
 )
 
 // specPath is the OpenAPI document of the HTTP contract (docs/api.md).
@@ -98,7 +100,7 @@ func registeredRoutes(t *testing.T) []specRoute {
 	// against the real handler.
 	rec.Handle("GET /healthz", nil)
 	var d Deps
-	for _, g := range allRoutes(nil) {
+	for _, g := range allRoutes(nil, nil) {
 		g(rec, d)
 	}
 	var out []specRoute
@@ -142,9 +144,20 @@ func specOperations(doc *openapi3.T) []specRoute {
 	return out
 }
 
-// allRoutes are every route group, over st.
-func allRoutes(st store.Store) []Routes {
-	return []Routes{DeviceRoutes(st), StateRoutes(st), AdminRoutes(st), DevRoutes(st)}
+// allRoutes are every route group, over st, pushing through p.
+func allRoutes(st store.Store, p Pusher) []Routes {
+	return []Routes{DeviceRoutes(st), StateRoutes(st), AdminRoutes(st), DevRoutes(st), PushRoutes(p)}
+}
+
+// capturePusher is the real delivery engine over st with vendor clients in
+// capture mode: it builds every vendor request and sends nothing.
+func capturePusher(t *testing.T, st store.Store) Pusher {
+	t.Helper()
+	venv, err := push.NewEnv(func(string) string { return "" }, push.EnvConfig{Tokens: st, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return delivery.New(delivery.Config{Store: st, Clients: vendors.NewClients(venv, st), Log: slog.New(slog.DiscardHandler)})
 }
 
 func sortRoutes(rs []specRoute) {
@@ -265,7 +278,7 @@ func TestSpecParsePattern(t *testing.T) {
 // 405. This covers the health check, which registeredRoutes records by hand.
 func TestSpecOperationsAreServed(t *testing.T) {
 	doc := loadSpec(t)
-	h := NewHandler(Deps{Log: slog.New(slog.DiscardHandler)}, allRoutes(nil)...)
+	h := NewHandler(Deps{Log: slog.New(slog.DiscardHandler)}, allRoutes(nil, nil)...)
 	sample := strings.NewReplacer("{deviceId}", "d1", "{id}", "10001", "{userId}", "alice")
 	for _, op := range specOperations(doc) {
 		req := httptest.NewRequest(op.method, specServer+sample.Replace(op.path), nil)
@@ -394,7 +407,7 @@ func TestOpenAPIResponses(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(users.Close)
-	h := NewHandler(Deps{Users: users, Admins: admins, Log: slog.New(slog.DiscardHandler)}, allRoutes(st)...)
+	h := NewHandler(Deps{Users: users, Admins: admins, Log: slog.New(slog.DiscardHandler)}, allRoutes(st, capturePusher(t, st))...)
 	captured := []push.Captured{
 		{Vendor: device.APNs, CertificateID: 20001, Target: "9f3a", URL: "https://api.push.apple.com/3/device/9f3a",
 			Header: map[string]string{"apns-push-type": "alert"}, Payload: []byte(`{"aps":{"alert":{"body":"hi"}}}`), CapturedAt: time.Now()},
@@ -553,6 +566,32 @@ func TestOpenAPIResponses(t *testing.T) {
 			}},
 		{name: "push check unknown user", method: "GET", path: "/v1/users/nobody", auth: admin, want: 404},
 		{name: "push check with app jwt", method: "GET", path: "/v1/users/alice", auth: alice, want: 401},
+		// Push.
+		{name: "push", method: "POST", path: "/v1/push", auth: admin,
+			body: `{"from": "admin", "fromNickname": "Support", "to": ["alice", "nobody"], "msgRandom": 7,
+				"offlinePushInfo": {"desc": "You have a new message", "ext": "{\"conversationID\":\"c2c_admin\"}"}}`, want: 200,
+			check: func(t *testing.T, b map[string]any) {
+				if b["duplicate"] != false || b["summary"].(map[string]any)["users"] != 2.0 {
+					t.Errorf("push response %v", b)
+				}
+			}},
+		{name: "push again", method: "POST", path: "/v1/push", auth: admin,
+			body: `{"from": "admin", "to": ["alice", "nobody"], "msgRandom": 7, "offlinePushInfo": {"desc": "You have a new message", "ext": "{\"conversationID\":\"c2c_admin\"}"}}`, want: 200,
+			check: func(t *testing.T, b map[string]any) {
+				if b["duplicate"] != true {
+					t.Errorf("second identical push not a duplicate: %v", b)
+				}
+			}},
+		{name: "push dry run", method: "POST", path: "/v1/push", auth: admin,
+			body: `{"from": "admin", "to": ["alice"], "dryRun": true, "offlinePushInfo": {"desc": "hi"}}`, want: 200},
+		{name: "push no users", method: "POST", path: "/v1/push", auth: admin, body: `{"from": "admin", "to": []}`, want: 400, specRejects: true},
+		{name: "push bad ext", method: "POST", path: "/v1/push", auth: admin,
+			body: `{"from": "admin", "to": ["alice"], "offlinePushInfo": {"ext": "not json"}}`, want: 400},
+		{name: "push as a user", method: "POST", path: "/v1/push", auth: alice, body: `{"from": "admin", "to": ["alice"]}`, want: 401},
+		{name: "test push", method: "POST", path: "/v1/users/alice/test-push", auth: admin, body: `{"title": "Test", "desc": "Hello"}`, want: 200},
+		{name: "test push without body", method: "POST", path: "/v1/users/alice/test-push", auth: admin, want: 200},
+		{name: "test push unknown user", method: "POST", path: "/v1/users/nobody/test-push", auth: admin, want: 404},
+
 		{name: "kick keeping d1", method: "POST", path: "/v1/users/alice/kick", auth: admin,
 			body: `{"keepDeviceId": "d1"}`, want: 200,
 			check: func(t *testing.T, b map[string]any) {
