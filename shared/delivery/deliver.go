@@ -101,9 +101,11 @@ func New(cfg Config) *Deliverer {
 type Options struct {
 	// TestPush ignores the foreground state (the push check's test push).
 	TestPush bool
-	// Done lists devices ("userID/deviceID") already delivered by an
-	// earlier attempt of the same job batch; they are not pushed again.
-	Done map[string]bool
+	// Only, when set, limits the push to these devices ("userID/deviceID"):
+	// a retry of a job batch attempts only the devices whose earlier attempt
+	// failed in passing, and reports only them, so each device is pushed and
+	// counted once.
+	Only map[string]bool
 	// CheckFirst builds every vendor payload before sending any, and fails
 	// the whole push with a *device.FieldError if one breaks a vendor limit
 	// (POST /v1/push answers 400 rather than sending part of it).
@@ -147,18 +149,44 @@ type Response struct {
 }
 
 // Retryable lists the users with a device whose failure a later attempt may
-// cure (after the in-invocation retries ran out).
-func (r *Response) Retryable() []string {
-	var out []string
+// cure (after the in-invocation retries ran out), and those devices.
+func (r *Response) Retryable() (users []string, devices []string) {
 	for _, u := range r.Results {
+		found := false
 		for _, d := range u.Devices {
 			if d.retryable {
-				out = append(out, u.UserID)
-				break
+				devices = append(devices, u.UserID+"/"+d.DeviceID)
+				found = true
+			}
+		}
+		if found {
+			users = append(users, u.UserID)
+		}
+	}
+	return users, devices
+}
+
+// Counts tallies a response for job counters: retryable failures are
+// counted as failed only when final (no attempt follows).
+func (r *Response) Counts(final bool) (devices, sent, skipped, failed, invalidTokens int) {
+	for _, u := range r.Results {
+		for _, d := range u.Devices {
+			devices++
+			switch {
+			case d.Outcome == Sent:
+				sent++
+			case d.Outcome == Skipped:
+				skipped++
+			case d.retryable && !final:
+			default:
+				failed++
+				if d.Reason == ReasonInvalidToken {
+					invalidTokens++
+				}
 			}
 		}
 	}
-	return out
+	return
 }
 
 // pending is one device to push.
@@ -184,14 +212,19 @@ func (dl *Deliverer) Deliver(ctx context.Context, m *push.Message, users []strin
 	byCert := map[int64][]*pending{}
 	for ui, id := range users {
 		devs := byID[id].Devices
+		if opts.Only != nil {
+			kept := devs[:0:0]
+			for _, d := range devs {
+				if opts.Only[id+"/"+d.DeviceID] {
+					kept = append(kept, d)
+				}
+			}
+			devs = kept
+		}
 		resp.Results[ui] = UserResult{UserID: id, Devices: make([]DeviceResult, len(devs))}
 		for di, d := range devs {
 			res := &resp.Results[ui].Devices[di]
 			*res = DeviceResult{DeviceID: d.DeviceID, Vendor: d.Vendor}
-			if opts.Done[id+"/"+d.DeviceID] {
-				res.Outcome, res.Reason, res.Detail = Sent, "", "delivered by an earlier attempt"
-				continue
-			}
 			if reason := SkipReason(m, d, opts.TestPush); reason != "" {
 				res.Outcome, res.Reason = Skipped, reason
 				continue

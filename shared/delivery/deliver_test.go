@@ -247,8 +247,8 @@ func TestRetries(t *testing.T) {
 	if got["alice/p"] != "sent:" || got["bob/p"] != "failed:unavailable" {
 		t.Fatalf("outcomes %v", got)
 	}
-	if r := resp.Retryable(); fmt.Sprint(r) != "[bob]" {
-		t.Fatalf("retryable users %v, want [bob]", r)
+	if users, devices := resp.Retryable(); fmt.Sprint(users) != "[bob]" || fmt.Sprint(devices) != "[bob/p]" {
+		t.Fatalf("retryable users %v devices %v, want [bob] [bob/p]", users, devices)
 	}
 	// Three attempts, two backoffs, each at least the vendor's Retry-After
 	// and growing.
@@ -333,12 +333,12 @@ func TestUnknownCertificate(t *testing.T) {
 	}
 }
 
-func TestDoneDevicesAreNotPushedAgain(t *testing.T) {
+func TestOnlyLimitsTheDevices(t *testing.T) {
 	h := newHarness(t)
 	h.upload("alice", "p", 2, "hw-a")
 	h.upload("alice", "q", 2, "hw-b")
-	resp, _ := h.dl.Deliver(context.Background(), textMsg(), []string{"alice"}, Options{Done: map[string]bool{"alice/p": true}})
-	if len(h.huawei.sent) != 1 || h.huawei.sent[0].Token != "hw-b" || outcomes(resp)["alice/p"] != "sent:" {
+	resp, _ := h.dl.Deliver(context.Background(), textMsg(), []string{"alice"}, Options{Only: map[string]bool{"alice/q": true}})
+	if len(h.huawei.sent) != 1 || h.huawei.sent[0].Token != "hw-b" || fmt.Sprint(outcomes(resp)) != "map[alice/q:sent:]" {
 		t.Fatalf("sent %v, outcomes %v", h.huawei.sent, outcomes(resp))
 	}
 }

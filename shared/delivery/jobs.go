@@ -18,13 +18,14 @@ const MaxBatchUsers = 500
 
 // Batch is one bulk-job message on the queue: a job reference and at most
 // MaxBatchUsers users. A retry of a batch carries only the users that still
-// had retryable failures, and the devices of theirs already delivered.
+// had retryable failures, and only those devices.
 type Batch struct {
 	JobID string   `json:"jobId"`
-	Batch int      `json:"batch"`
+	Batch int64    `json:"batch"`
 	Users []string `json:"users"`
-	// Done lists "userID/deviceID" devices delivered by earlier attempts.
-	Done    []string `json:"done,omitempty"`
+	// Devices, in a retry, lists the "userID/deviceID" devices to attempt;
+	// the users' other devices were delivered or settled before.
+	Devices []string `json:"devices,omitempty"`
 	Attempt int      `json:"attempt"`
 }
 
@@ -46,6 +47,9 @@ func (b Batch) Validate() error {
 	}
 	if b.Attempt < 1 {
 		return device.Invalid("attempt", "must be 1 or more")
+	}
+	if b.Attempt > 1 && len(b.Devices) == 0 {
+		return device.Invalid("devices", "a retry must list the devices to attempt")
 	}
 	return nil
 }
@@ -141,19 +145,22 @@ func (w *Worker) Handle(ctx context.Context, body []byte) error {
 	case !c.Claimed:
 		return ErrBusy
 	}
-	done := make(map[string]bool, len(b.Done))
-	for _, d := range b.Done {
-		done[d] = true
+	var only map[string]bool
+	if b.Attempt > 1 {
+		only = make(map[string]bool, len(b.Devices))
+		for _, d := range b.Devices {
+			only[d] = true
+		}
 	}
 	m := job.Message
-	resp, err := w.dl.Deliver(ctx, &m, b.Users, Options{Done: done})
+	resp, err := w.dl.Deliver(ctx, &m, b.Users, Options{Only: only})
 	if err != nil {
 		return fmt.Errorf("deliver batch %d of job %s: %w", b.Batch, b.JobID, err)
 	}
-	retry := resp.Retryable()
+	retry, devices := resp.Retryable()
 	final := len(retry) == 0
 	if !final {
-		next := Batch{JobID: b.JobID, Batch: b.Batch, Users: retry, Attempt: b.Attempt + 1, Done: delivered(resp, retry, b.Done)}
+		next := Batch{JobID: b.JobID, Batch: b.Batch, Users: retry, Attempt: b.Attempt + 1, Devices: devices}
 		if b.Attempt >= w.cfg.MaxAttempts {
 			if err := w.cfg.Queue.DeadLetter(ctx, next, fmt.Sprintf("still failing after %d attempts", b.Attempt)); err != nil {
 				return fmt.Errorf("dead-letter batch: %w", err)
@@ -184,7 +191,7 @@ func (w *Worker) requeue(ctx context.Context, b Batch, delay time.Duration) erro
 	half := len(b.Users) / 2
 	for _, users := range [][]string{b.Users[:half], b.Users[half:]} {
 		part := b
-		part.Users, part.Done = users, doneOf(b.Done, users)
+		part.Users, part.Devices = users, devicesOf(b.Devices, users)
 		if err := w.requeue(ctx, part, delay); err != nil {
 			return err
 		}
@@ -192,14 +199,14 @@ func (w *Worker) requeue(ctx context.Context, b Batch, delay time.Duration) erro
 	return nil
 }
 
-// doneOf keeps the delivered devices of users.
-func doneOf(done []string, users []string) []string {
+// devicesOf keeps the devices of users.
+func devicesOf(devices []string, users []string) []string {
 	want := make(map[string]bool, len(users))
 	for _, u := range users {
 		want[u] = true
 	}
 	var out []string
-	for _, d := range done {
+	for _, d := range devices {
 		if u, _, ok := cut(d); ok && want[u] {
 			out = append(out, d)
 		}
@@ -214,32 +221,6 @@ func (w *Worker) delay(attempt int) time.Duration {
 		d = 15 * time.Minute
 	}
 	return d
-}
-
-// delivered lists the devices of users already delivered, by this attempt
-// or earlier ones, so the retry does not push them again.
-func delivered(resp *Response, users []string, earlier []string) []string {
-	want := make(map[string]bool, len(users))
-	for _, u := range users {
-		want[u] = true
-	}
-	out := doneOf(earlier, users)
-	seen := make(map[string]bool, len(out))
-	for _, d := range out {
-		seen[d] = true
-	}
-	for _, u := range resp.Results {
-		if !want[u.UserID] {
-			continue
-		}
-		for _, d := range u.Devices {
-			k := u.UserID + "/" + d.DeviceID
-			if d.Outcome == Sent && !seen[k] {
-				out = append(out, k)
-			}
-		}
-	}
-	return out
 }
 
 func cut(s string) (string, string, bool) {

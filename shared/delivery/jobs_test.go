@@ -59,7 +59,8 @@ func (p *progress) BatchDone(_ context.Context, b Batch, r *Response, final bool
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.final = append(p.final, final)
-	p.sent += r.Summary.Sent
+	_, sent, _, _, _ := r.Counts(final)
+	p.sent += sent
 	return nil
 }
 
@@ -122,7 +123,7 @@ func TestWorkerRequeuesOnlyFailingUsers(t *testing.T) {
 		t.Fatalf("%d re-enqueued", len(q.enqueued))
 	}
 	next := q.enqueued[0]
-	if fmt.Sprint(next.Users) != "[bob]" || next.Attempt != 2 || next.Batch != 4 || fmt.Sprint(next.Done) != "[bob/ok]" || q.delays[0] != 30*time.Second {
+	if fmt.Sprint(next.Users) != "[bob]" || next.Attempt != 2 || next.Batch != 4 || fmt.Sprint(next.Devices) != "[bob/busy]" || q.delays[0] != 30*time.Second {
 		t.Fatalf("retry batch %+v after %v", next, q.delays[0])
 	}
 	if err := w.Handle(ctx, body(t, next)); err != nil {
@@ -138,6 +139,10 @@ func TestWorkerRequeuesOnlyFailingUsers(t *testing.T) {
 	}
 	if len(q.enqueued) != 1 || fmt.Sprint(prog.final) != "[false true]" {
 		t.Fatalf("enqueued %d, progress %v", len(q.enqueued), prog.final)
+	}
+	// Every device is counted once across the two attempts.
+	if prog.sent != 3 {
+		t.Fatalf("sent counted %d times, want 3 (alice, bob's ok, bob's busy after the retry)", prog.sent)
 	}
 }
 
@@ -164,11 +169,12 @@ func TestWorkerRejectsMalformed(t *testing.T) {
 	h := newHarness(t)
 	w, _, _, _ := newWorker(t, h)
 	for name, b := range map[string][]byte{
-		"not json":    []byte("{"),
-		"no users":    body(t, Batch{JobID: "job-1", Attempt: 1}),
-		"no attempt":  body(t, Batch{JobID: "job-1", Users: []string{"a"}}),
-		"bad user":    body(t, Batch{JobID: "job-1", Users: []string{"a/b"}, Attempt: 1}),
-		"unknown job": body(t, Batch{JobID: "nope", Users: []string{"a"}, Attempt: 1}),
+		"not json":              []byte("{"),
+		"no users":              body(t, Batch{JobID: "job-1", Attempt: 1}),
+		"no attempt":            body(t, Batch{JobID: "job-1", Users: []string{"a"}}),
+		"retry without devices": body(t, Batch{JobID: "job-1", Users: []string{"a"}, Attempt: 2}),
+		"bad user":              body(t, Batch{JobID: "job-1", Users: []string{"a/b"}, Attempt: 1}),
+		"unknown job":           body(t, Batch{JobID: "nope", Users: []string{"a"}, Attempt: 1}),
 	} {
 		if err := w.Handle(context.Background(), b); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: %v, want ErrMalformed", name, err)
@@ -216,11 +222,11 @@ func TestWorkerSplitsARetryTooLargeForTheQueue(t *testing.T) {
 		}
 		for _, u := range b.Users {
 			got = append(got, u)
-			if !contains(b.Done, u+"/ok") {
-				t.Fatalf("batch %+v lost %s's delivered device", b, u)
+			if !contains(b.Devices, u+"/busy") || contains(b.Devices, u+"/ok") {
+				t.Fatalf("batch %+v: want %s's busy device and not its delivered one", b, u)
 			}
 		}
-		for _, d := range b.Done {
+		for _, d := range b.Devices {
 			if u, _, _ := cut(d); !contains(b.Users, u) {
 				t.Fatalf("batch %+v carries another batch's device %s", b, d)
 			}

@@ -105,13 +105,13 @@ func TestLocalDelivers(t *testing.T) {
 	}
 	eventually(t, "23 batches handled", func() bool { return r.count() == 23 })
 	closeLocal(t, l)
-	seen := map[int]int{}
+	seen := map[int64]int{}
 	for _, b := range r.calls {
 		seen[b.Batch]++
 	}
 	for i := range bs {
-		if seen[i] != 1 {
-			t.Fatalf("batch %d handled %d times", i, seen[i])
+		if seen[int64(i)] != 1 {
+			t.Fatalf("batch %d handled %d times", i, seen[int64(i)])
 		}
 	}
 	if d := l.DeadLetters(); len(d) != 0 {

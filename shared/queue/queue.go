@@ -59,8 +59,8 @@ func encode(b delivery.Batch) ([]byte, error) {
 	}
 	body := sqsSafe(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 	if len(body) > MaxMessageBytes {
-		return nil, fmt.Errorf("%w: batch %d of job %s is %d bytes (%d users, %d done devices); the limit is %d",
-			ErrTooLarge, b.Batch, b.JobID, len(body), len(b.Users), len(b.Done), MaxMessageBytes)
+		return nil, fmt.Errorf("%w: batch %d of job %s is %d bytes (%d users, %d devices); the limit is %d",
+			ErrTooLarge, b.Batch, b.JobID, len(body), len(b.Users), len(b.Devices), MaxMessageBytes)
 	}
 	return body, nil
 }

@@ -91,11 +91,11 @@ func TestBodyHasOnlySQSCharacters(t *testing.T) {
 func TestTooLarge(t *testing.T) {
 	b := fullBatch("u")
 	for i := 0; i < 2000; i++ {
-		b.Done = append(b.Done, b.Users[i%len(b.Users)]+"/"+strings.Repeat("d", device.MaxDeviceIDLen))
+		b.Devices = append(b.Devices, b.Users[i%len(b.Users)]+"/"+strings.Repeat("d", device.MaxDeviceIDLen))
 	}
 	_, err := encode(b)
-	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "2000 done devices") {
-		t.Fatalf("encode = %v; want ErrTooLarge naming the done devices", err)
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "2000 devices") {
+		t.Fatalf("encode = %v; want ErrTooLarge naming the devices", err)
 	}
 }
 

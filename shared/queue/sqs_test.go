@@ -26,7 +26,7 @@ import (
 func batches(job string, n int) []delivery.Batch {
 	var bs []delivery.Batch
 	for i := 0; i < n; i++ {
-		bs = append(bs, delivery.Batch{JobID: job, Batch: i, Users: []string{"u" + strconv.Itoa(i), "v" + strconv.Itoa(i)}, Attempt: 1})
+		bs = append(bs, delivery.Batch{JobID: job, Batch: int64(i), Users: []string{"u" + strconv.Itoa(i), "v" + strconv.Itoa(i)}, Attempt: 1})
 	}
 	return bs
 }
@@ -80,7 +80,7 @@ func TestSQSEnqueue(t *testing.T) {
 	c := fauxqs.Client(t)
 	url, dlq := fauxqs.NewQueue(t, "enqueue", 3, 30*time.Second)
 	q := NewSQS(c, url, dlq)
-	want := delivery.Batch{JobID: "job1", Batch: 7, Users: []string{"alice", "bob<&>"}, Done: []string{"alice/d1"}, Attempt: 2}
+	want := delivery.Batch{JobID: "job1", Batch: 7, Users: []string{"alice", "bob<&>"}, Devices: []string{"alice/d1"}, Attempt: 2}
 	if err := q.Enqueue(context.Background(), want, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestSQSSendBatches(t *testing.T) {
 			if !reflect.DeepEqual(b, bs[b.Batch]) {
 				t.Fatalf("received %+v; want %+v", b, bs[b.Batch])
 			}
-			got = append(got, b.Batch)
+			got = append(got, int(b.Batch))
 		}
 	}
 	sort.Ints(got)
@@ -157,7 +157,7 @@ func TestSQSFullBatches(t *testing.T) {
 	var bs []delivery.Batch
 	for i, fill := range []string{"u", `"`, "<", "é", "\u2028", "\uFFFF", "😀"} {
 		b := fullBatch(fill)
-		b.Batch = i
+		b.Batch = int64(i)
 		bs = append(bs, b)
 	}
 	if err := q.SendBatches(context.Background(), bs); err != nil {
@@ -347,7 +347,7 @@ func TestSendBatchesReportsWhatNeverGotThrough(t *testing.T) {
 	if se.Total != 6 || len(se.Unsent) != 2 {
 		t.Fatalf("SendError %+v; want batches 1 and 4 of 6 unsent", se)
 	}
-	byBatch := map[int]string{}
+	byBatch := map[int64]string{}
 	for _, u := range se.Unsent {
 		byBatch[u.Batch.Batch] = u.Reason
 	}
@@ -392,9 +392,9 @@ func TestSendBatchesStopsWhenTheCallFails(t *testing.T) {
 func TestSendBatchesTooLargeSendsNothing(t *testing.T) {
 	api := &fakeAPI{}
 	bs := batches("j", 3)
-	bs[2].Done = make([]string, 3000)
-	for i := range bs[2].Done {
-		bs[2].Done[i] = strings.Repeat("x", 100) + "/d"
+	bs[2].Devices = make([]string, 3000)
+	for i := range bs[2].Devices {
+		bs[2].Devices[i] = strings.Repeat("x", 100) + "/d"
 	}
 	err := fastSQS(api).SendBatches(context.Background(), bs)
 	if !errors.Is(err, ErrTooLarge) || len(api.calls) != 0 || !strings.Contains(err.Error(), "batch 2 of job j") {
