@@ -98,11 +98,50 @@ type Store interface {
 	// Complete marks a claimed record done with value.
 	Complete(ctx context.Context, key string, value []byte, expiresAt time.Time) error
 
-	// PutJob stores a bulk job's content once, for the SQS batches that
-	// refer to it.
+	// PutJob stores a bulk job (a broadcast run) whole, replacing any with
+	// its ID: content, audience, status and counters.
 	PutJob(ctx context.Context, j Job) error
 	// GetJob returns a bulk job, or ErrNotFound.
 	GetJob(ctx context.Context, id string) (Job, error)
+	// ListJobs returns up to limit jobs, newest first, of one status or
+	// (status "") all.
+	ListJobs(ctx context.Context, status JobStatus, limit int) ([]Job, error)
+	// SetJobStatus moves a job to status to if its status is one of from,
+	// and returns it after the change; ErrConflict if it is not, ErrNotFound
+	// if there is no job. A zero time in at leaves that timestamp alone.
+	SetJobStatus(ctx context.Context, id string, from []JobStatus, to JobStatus, at time.Time) (Job, error)
+	// AddJobCounts adds delta to the job's counters atomically and returns
+	// the job after it.
+	AddJobCounts(ctx context.Context, id string, delta JobCounts) (Job, error)
+	// FinishPlanning marks that every batch of the job is enqueued.
+	FinishPlanning(ctx context.Context, id string) (Job, error)
+
+	// GetCheckpoint returns the planner's progress on one segment of a job
+	// (zero if it has none).
+	GetCheckpoint(ctx context.Context, jobID string, segment int) (Checkpoint, error)
+	// SaveCheckpoint records progress, only if the stored NextBatch is still
+	// expected (ErrConflict otherwise: another planner moved on).
+	SaveCheckpoint(ctx context.Context, jobID string, segment int, expected int64, cp Checkpoint) error
+	// PutJobUsers stores chunk n of an explicit audience list.
+	PutJobUsers(ctx context.Context, jobID string, n int, users []string) error
+	// GetJobUsers returns chunk n of an explicit audience list (nil past the end).
+	GetJobUsers(ctx context.Context, jobID string, n int) ([]string, error)
+
+	// UpdateTags adds and removes tags of a user (creating the user if need
+	// be) and keeps the tag index; ErrLimit past MaxTags.
+	UpdateTags(ctx context.Context, userID string, add, remove []string) ([]string, error)
+	// UpdateAttributes sets (or, for nil, deletes) attributes of a user and
+	// keeps the attribute index; ErrLimit when a new name would make more
+	// than MaxAttributeNames in the deployment.
+	UpdateAttributes(ctx context.Context, userID string, set map[string]*string) (map[string]string, error)
+	// ScanUserIDs reads one segment of all users, in pages of up to limit
+	// IDs; cursor "" starts, and a returned next of "" means the segment is
+	// done. Segments split users by a stable hash of their ID.
+	ScanUserIDs(ctx context.Context, segment, segments int, cursor string, limit int) (ids []string, next string, err error)
+	// IndexUserIDs returns up to limit user IDs with the tag or attribute
+	// value key (TagKey, AttributeKey), in ascending order, after the ID
+	// after; next is "" at the end.
+	IndexUserIDs(ctx context.Context, key, after string, limit int) (ids []string, next string, err error)
 
 	// GetVendorToken returns the vendor access token stored under key and
 	// its expiry, or "" if there is none or it has expired.
@@ -137,11 +176,86 @@ type DeviceResult struct {
 }
 
 // Job is a bulk push: the message, stored once, that every SQS batch of it
-// delivers.
+// delivers, and the broadcast it runs.
 type Job struct {
-	ID        string       `json:"id"`
-	Message   push.Message `json:"message"`
-	CreatedAt time.Time    `json:"createdAt"`
+	ID      string       `json:"id"`
+	Message push.Message `json:"message"`
+	// Spec is the broadcast as requested (audience, schedule), opaque here.
+	Spec   []byte    `json:"spec,omitempty"`
+	Status JobStatus `json:"status,omitempty"`
+	Counts JobCounts `json:"counts"`
+	// Planned is set once every batch is enqueued.
+	Planned     bool       `json:"planned,omitempty"`
+	CreatedAt   time.Time  `json:"createdAt"`
+	StartedAt   *time.Time `json:"startedAt,omitempty"`
+	CompletedAt *time.Time `json:"completedAt,omitempty"`
+}
+
+// JobStatus is where a broadcast run is.
+type JobStatus string
+
+// Job statuses.
+const (
+	JobScheduled JobStatus = "scheduled"
+	JobPlanning  JobStatus = "planning"
+	JobSending   JobStatus = "sending"
+	JobCompleted JobStatus = "completed"
+	JobCancelled JobStatus = "cancelled"
+	JobFailed    JobStatus = "failed"
+)
+
+// JobCounts are a broadcast's counters.
+type JobCounts struct {
+	Users         int64 `json:"users"`
+	Batches       int64 `json:"batches"`
+	BatchesDone   int64 `json:"batchesDone"`
+	Devices       int64 `json:"devices"`
+	Sent          int64 `json:"sent"`
+	Skipped       int64 `json:"skipped"`
+	Failed        int64 `json:"failed"`
+	InvalidTokens int64 `json:"invalidTokens"`
+}
+
+// Checkpoint is a planner's progress on one audience segment.
+type Checkpoint struct {
+	// Cursor is where the segment's reading continues (store-defined).
+	Cursor string `json:"cursor"`
+	// NextBatch is the number of the next batch to enqueue.
+	NextBatch int64 `json:"nextBatch"`
+	// Done: the segment is fully enqueued.
+	Done bool `json:"done"`
+}
+
+// Limits of tags and attributes.
+const (
+	MaxTags           = 100
+	MaxTagBytes       = 50
+	MaxAttributeNames = 10
+	MaxAttributeBytes = 50
+)
+
+// Errors of the broadcast surface.
+var (
+	// ErrConflict: a conditional change found the record in another state.
+	ErrConflict = errors.New("conflict")
+	// ErrLimit: a tag or attribute limit would be exceeded.
+	ErrLimit = errors.New("limit exceeded")
+)
+
+// TagKey is the index key of a tag.
+func TagKey(tag string) string { return "tag#" + tag }
+
+// AttributeKey is the index key of an attribute value.
+func AttributeKey(name, value string) string { return "attr#" + name + "=" + value }
+
+// Segment is the scan segment of a user among segments, a stable hash.
+func Segment(userID string, segments int) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(userID); i++ {
+		h ^= uint32(userID[i])
+		h *= 16777619
+	}
+	return int(h % uint32(segments))
 }
 
 // JobRetention is how long a job's content is kept.

@@ -131,31 +131,3 @@ func (s *Store) Complete(_ context.Context, key string, value []byte, expiresAt 
 	}
 	return nil
 }
-
-// PutJob implements store.Store.
-func (s *Store) PutJob(_ context.Context, j store.Job) error {
-	err := s.kv.update(func(t tx) error { return writeJSON(t, bucketMeta, "job#"+j.ID, j) })
-	if err != nil {
-		return fmt.Errorf("put job %s: %w", j.ID, err)
-	}
-	return nil
-}
-
-// GetJob implements store.Store.
-func (s *Store) GetJob(_ context.Context, id string) (store.Job, error) {
-	var j store.Job
-	err := s.kv.view(func(t tx) error {
-		raw := t.get(bucketMeta, "job#"+id)
-		if raw == nil {
-			return store.ErrNotFound
-		}
-		return json.Unmarshal(raw, &j)
-	})
-	if err == store.ErrNotFound {
-		return j, err
-	}
-	if err != nil {
-		return j, fmt.Errorf("get job %s: %w", id, err)
-	}
-	return j, nil
-}

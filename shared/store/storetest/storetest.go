@@ -77,6 +77,11 @@ func Run(t *testing.T, open Factory) {
 	t.Run("InvalidateToken", func(t *testing.T) { testInvalidateToken(t, open) })
 	t.Run("Claim", func(t *testing.T) { testClaim(t, open) })
 	t.Run("Jobs", func(t *testing.T) { testJobs(t, open) })
+	t.Run("JobLifecycle", func(t *testing.T) { testJobLifecycle(t, open) })
+	t.Run("Checkpoints", func(t *testing.T) { testCheckpoints(t, open) })
+	t.Run("Tags", func(t *testing.T) { testTags(t, open) })
+	t.Run("Attributes", func(t *testing.T) { testAttributes(t, open) })
+	t.Run("ScanUserIDs", func(t *testing.T) { testScanUserIDs(t, open) })
 	t.Run("Captured", func(t *testing.T) { testCaptured(t, open) })
 }
 
@@ -865,5 +870,255 @@ func testJobs(t *testing.T, open Factory) {
 	got, err := f.s.GetJob(f.ctx, "job-1")
 	if err != nil || got.ID != j.ID || got.Message.Info != j.Message.Info || got.Message.TTL != time.Hour || !got.CreatedAt.Equal(j.CreatedAt) {
 		t.Fatalf("job read back as %+v, %v", got, err)
+	}
+}
+
+func testJobLifecycle(t *testing.T, open Factory) {
+	f := setup(t, open, 0)
+	for i, st := range []store.JobStatus{store.JobScheduled, store.JobSending, store.JobCompleted} {
+		j := store.Job{ID: fmt.Sprintf("job-%d", i), Status: st, Spec: []byte(`{"audience":{"all":true}}`), CreatedAt: f.clock.Now().Add(time.Duration(i) * time.Minute),
+			Message: push.Message{ID: "m", Type: push.Text, From: "admin", TTL: time.Hour}}
+		if err := f.s.PutJob(f.ctx, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := f.s.ListJobs(f.ctx, "", 10)
+	if err != nil || len(all) != 3 || all[0].ID != "job-2" || all[2].ID != "job-0" || string(all[0].Spec) != `{"audience":{"all":true}}` {
+		t.Fatalf("ListJobs newest first: %+v, %v", all, err)
+	}
+	sending, _ := f.s.ListJobs(f.ctx, store.JobSending, 10)
+	if len(sending) != 1 || sending[0].ID != "job-1" {
+		t.Fatalf("ListJobs(sending) = %+v", sending)
+	}
+	if one, _ := f.s.ListJobs(f.ctx, "", 1); len(one) != 1 {
+		t.Fatalf("limit ignored: %d jobs", len(one))
+	}
+	// Status moves only from the expected states.
+	at := f.clock.Now()
+	j, err := f.s.SetJobStatus(f.ctx, "job-0", []store.JobStatus{store.JobScheduled}, store.JobPlanning, at)
+	if err != nil || j.Status != store.JobPlanning || j.StartedAt == nil || !j.StartedAt.Equal(at) {
+		t.Fatalf("scheduled → planning: %+v, %v", j, err)
+	}
+	if _, err := f.s.SetJobStatus(f.ctx, "job-0", []store.JobStatus{store.JobScheduled}, store.JobPlanning, at); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("second transition from scheduled: %v, want ErrConflict", err)
+	}
+	if _, err := f.s.SetJobStatus(f.ctx, "nope", []store.JobStatus{store.JobScheduled}, store.JobPlanning, at); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing job: %v", err)
+	}
+	// Counters add up under concurrency.
+	var wg sync.WaitGroup
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := f.s.AddJobCounts(f.ctx, "job-1", store.JobCounts{BatchesDone: 1, Devices: 3, Sent: 2, Failed: 1, InvalidTokens: 1}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	j, err = f.s.AddJobCounts(f.ctx, "job-1", store.JobCounts{Batches: 12, Users: 5000})
+	want := store.JobCounts{Users: 5000, Batches: 12, BatchesDone: 10, Devices: 30, Sent: 20, Failed: 10, InvalidTokens: 10}
+	if err != nil || j.Counts != want {
+		t.Fatalf("counts %+v, want %+v (%v)", j.Counts, want, err)
+	}
+	if j, err = f.s.FinishPlanning(f.ctx, "job-1"); err != nil || !j.Planned || j.Counts != want {
+		t.Fatalf("FinishPlanning: %+v %v", j, err)
+	}
+	j, err = f.s.SetJobStatus(f.ctx, "job-1", []store.JobStatus{store.JobSending}, store.JobCompleted, f.clock.Now())
+	if err != nil || j.CompletedAt == nil || j.Counts != want || !j.Planned {
+		t.Fatalf("sending → completed: %+v %v", j, err)
+	}
+}
+
+func testCheckpoints(t *testing.T, open Factory) {
+	f := setup(t, open, 0)
+	if cp, err := f.s.GetCheckpoint(f.ctx, "job", 3); err != nil || cp != (store.Checkpoint{}) {
+		t.Fatalf("no checkpoint yet: %+v %v", cp, err)
+	}
+	if err := f.s.SaveCheckpoint(f.ctx, "job", 3, 0, store.Checkpoint{Cursor: "u500", NextBatch: 10}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.SaveCheckpoint(f.ctx, "job", 3, 0, store.Checkpoint{Cursor: "x", NextBatch: 10}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("a stale planner's save: %v, want ErrConflict", err)
+	}
+	if err := f.s.SaveCheckpoint(f.ctx, "job", 3, 10, store.Checkpoint{NextBatch: 12, Done: true}); err != nil {
+		t.Fatal(err)
+	}
+	if cp, _ := f.s.GetCheckpoint(f.ctx, "job", 3); cp != (store.Checkpoint{NextBatch: 12, Done: true}) {
+		t.Fatalf("checkpoint %+v", cp)
+	}
+	if cp, _ := f.s.GetCheckpoint(f.ctx, "job", 4); cp != (store.Checkpoint{}) {
+		t.Fatalf("another segment's checkpoint: %+v", cp)
+	}
+	users := []string{"a", "b", "c"}
+	if err := f.s.PutJobUsers(f.ctx, "job", 0, users); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.s.GetJobUsers(f.ctx, "job", 0); err != nil || fmt.Sprint(got) != fmt.Sprint(users) {
+		t.Fatalf("chunk 0: %v %v", got, err)
+	}
+	if got, err := f.s.GetJobUsers(f.ctx, "job", 1); err != nil || got != nil {
+		t.Fatalf("past the last chunk: %v %v", got, err)
+	}
+}
+
+func testTags(t *testing.T, open Factory) {
+	f := setup(t, open, 0)
+	f.mustUpload(upload("alice", "d1", fcmCert, fcmToken(1)))
+	tags, err := f.s.UpdateTags(f.ctx, "alice", []string{"vip", "beta", "trial"}, nil)
+	if err != nil || fmt.Sprint(tags) != "[beta trial vip]" {
+		t.Fatalf("add: %v %v", tags, err)
+	}
+	tags, err = f.s.UpdateTags(f.ctx, "alice", []string{"vip"}, []string{"trial", "never-had"})
+	if err != nil || fmt.Sprint(tags) != "[beta vip]" {
+		t.Fatalf("add and remove: %v %v", tags, err)
+	}
+	// A user without devices can be tagged; their devices are untouched.
+	if _, err := f.s.UpdateTags(f.ctx, "bob", []string{"vip", "a#b c"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.devices("alice")) != 1 {
+		t.Fatal("tagging lost alice's device")
+	}
+	u, err := f.s.GetUser(f.ctx, "alice")
+	if err != nil || fmt.Sprint(u.Tags) != "[beta vip]" {
+		t.Fatalf("GetUser tags: %v %v", u.Tags, err)
+	}
+	ids, next, err := f.s.IndexUserIDs(f.ctx, store.TagKey("vip"), "", 10)
+	if err != nil || fmt.Sprint(ids) != "[alice bob]" || next != "" {
+		t.Fatalf("vip members: %v %q %v", ids, next, err)
+	}
+	if ids, _, _ := f.s.IndexUserIDs(f.ctx, store.TagKey("trial"), "", 10); len(ids) != 0 {
+		t.Fatalf("removed tag still indexed: %v", ids)
+	}
+	if ids, _, _ := f.s.IndexUserIDs(f.ctx, store.TagKey("a#b c"), "", 10); fmt.Sprint(ids) != "[bob]" {
+		t.Fatalf("tag with separators: %v", ids)
+	}
+	// Paging in ascending order.
+	for i := 0; i < 7; i++ {
+		if _, err := f.s.UpdateTags(f.ctx, fmt.Sprintf("u%d", i), []string{"many"}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var all []string
+	after := ""
+	for {
+		ids, next, err := f.s.IndexUserIDs(f.ctx, store.TagKey("many"), after, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, ids...)
+		if next == "" {
+			break
+		}
+		after = next
+	}
+	if fmt.Sprint(all) != "[u0 u1 u2 u3 u4 u5 u6]" {
+		t.Fatalf("paged index: %v", all)
+	}
+	// The cap.
+	var many []string
+	for i := 0; i < store.MaxTags; i++ {
+		many = append(many, fmt.Sprintf("t%03d", i))
+	}
+	if _, err := f.s.UpdateTags(f.ctx, "carol", many, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.s.UpdateTags(f.ctx, "carol", []string{"one-more"}, nil); !errors.Is(err, store.ErrLimit) {
+		t.Fatalf("101st tag: %v, want ErrLimit", err)
+	}
+	if u, _ := f.s.GetUser(f.ctx, "carol"); len(u.Tags) != store.MaxTags {
+		t.Fatalf("a refused update changed the tags: %d", len(u.Tags))
+	}
+	if ids, _, _ := f.s.IndexUserIDs(f.ctx, store.TagKey("one-more"), "", 10); len(ids) != 0 {
+		t.Fatalf("a refused tag was indexed: %v", ids)
+	}
+}
+
+func testAttributes(t *testing.T, open Factory) {
+	f := setup(t, open, 0)
+	sh, bj, gold := "sh", "bj", "gold"
+	attrs, err := f.s.UpdateAttributes(f.ctx, "alice", map[string]*string{"city": &sh, "level": &gold})
+	if err != nil || attrs["city"] != "sh" || attrs["level"] != "gold" {
+		t.Fatalf("set: %v %v", attrs, err)
+	}
+	if _, err := f.s.UpdateAttributes(f.ctx, "bob", map[string]*string{"city": &sh}); err != nil {
+		t.Fatal(err)
+	}
+	attrs, err = f.s.UpdateAttributes(f.ctx, "alice", map[string]*string{"city": &bj, "level": nil})
+	if err != nil || fmt.Sprint(attrs) != "map[city:bj]" {
+		t.Fatalf("change and delete: %v %v", attrs, err)
+	}
+	if ids, _, _ := f.s.IndexUserIDs(f.ctx, store.AttributeKey("city", "sh"), "", 10); fmt.Sprint(ids) != "[bob]" {
+		t.Fatalf("city=sh: %v", ids)
+	}
+	if ids, _, _ := f.s.IndexUserIDs(f.ctx, store.AttributeKey("city", "bj"), "", 10); fmt.Sprint(ids) != "[alice]" {
+		t.Fatalf("city=bj: %v", ids)
+	}
+	if ids, _, _ := f.s.IndexUserIDs(f.ctx, store.AttributeKey("level", "gold"), "", 10); len(ids) != 0 {
+		t.Fatalf("deleted attribute still indexed: %v", ids)
+	}
+	if u, _ := f.s.GetUser(f.ctx, "alice"); fmt.Sprint(u.Attributes) != "map[city:bj]" {
+		t.Fatalf("GetUser attributes: %v", u.Attributes)
+	}
+	// At most MaxAttributeNames names in the deployment (city and level so far).
+	v := "x"
+	for i := 0; i < store.MaxAttributeNames-2; i++ {
+		if _, err := f.s.UpdateAttributes(f.ctx, "carol", map[string]*string{fmt.Sprintf("n%d", i): &v}); err != nil {
+			t.Fatalf("name %d: %v", i, err)
+		}
+	}
+	if _, err := f.s.UpdateAttributes(f.ctx, "dave", map[string]*string{"eleventh": &v}); !errors.Is(err, store.ErrLimit) {
+		t.Fatalf("11th attribute name: %v, want ErrLimit", err)
+	}
+	if _, err := f.s.UpdateAttributes(f.ctx, "dave", map[string]*string{"city": &v}); err != nil {
+		t.Fatalf("a known name on another user: %v", err)
+	}
+}
+
+func testScanUserIDs(t *testing.T, open Factory) {
+	f := setup(t, open, 0)
+	want := map[string]bool{}
+	for i := 0; i < 57; i++ {
+		id := fmt.Sprintf("user-%02d", i)
+		want[id] = true
+		if i%2 == 0 {
+			f.mustUpload(upload(id, "d", fcmCert, fcmToken(i)))
+		} else if _, err := f.s.UpdateTags(f.ctx, id, []string{"t"}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[string]int{}
+	const segments = 4
+	for seg := 0; seg < segments; seg++ {
+		cursor := ""
+		for pages := 0; ; pages++ {
+			ids, next, err := f.s.ScanUserIDs(f.ctx, seg, segments, cursor, 5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ids) > 5 {
+				t.Fatalf("page of %d over the limit", len(ids))
+			}
+			for _, id := range ids {
+				got[id]++
+			}
+			if next == "" {
+				break
+			}
+			if pages > 100 {
+				t.Fatal("scan does not end")
+			}
+			cursor = next
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("scanned %d users, want %d", len(got), len(want))
+	}
+	for id, n := range got {
+		if n != 1 || !want[id] {
+			t.Fatalf("%s scanned %d times", id, n)
+		}
 	}
 }
