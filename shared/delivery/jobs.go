@@ -85,6 +85,9 @@ type WorkerConfig struct {
 	// RetryDelay is the first re-enqueue delay (default 30 s); it doubles
 	// per attempt up to SQS's 15 minutes.
 	RetryDelay time.Duration
+	// Active, if set, says whether a job's batches are still to be
+	// delivered; batches of a cancelled job are dropped unsent.
+	Active func(ctx context.Context, jobID string) bool
 }
 
 // Worker runs bulk-job batches.
@@ -133,6 +136,10 @@ func (w *Worker) Handle(ctx context.Context, body []byte) error {
 	job, err := w.job(ctx, b.JobID)
 	if err != nil {
 		return err
+	}
+	if w.cfg.Active != nil && !w.cfg.Active(ctx, b.JobID) {
+		w.dl.log.InfoContext(ctx, "batch of a stopped job dropped", "jobId", b.JobID, "batch", b.Batch)
+		return nil
 	}
 	key := fmt.Sprintf("batch#%s#%d#%d", b.JobID, b.Batch, b.Attempt)
 	c, err := w.dl.store.Claim(ctx, key, w.dl.now().Add(batchLease))

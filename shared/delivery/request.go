@@ -42,12 +42,6 @@ type Request struct {
 // Validate checks the request and returns the message it sends and the
 // distinct recipients in request order.
 func (r Request) Validate() (*push.Message, []string, error) {
-	if err := device.ValidateUserID("from", r.From); err != nil {
-		return nil, nil, err
-	}
-	if err := text("fromNickname", r.FromNickname, MaxTitleBytes); err != nil {
-		return nil, nil, err
-	}
 	if len(r.To) == 0 || len(r.To) > MaxUsers {
 		return nil, nil, device.Invalid("to", "must list 1 to %d user IDs", MaxUsers)
 	}
@@ -62,14 +56,22 @@ func (r Request) Validate() (*push.Message, []string, error) {
 			users = append(users, u)
 		}
 	}
-	m, err := r.message()
+	m, err := r.Message()
 	if err != nil {
 		return nil, nil, err
 	}
 	return m, users, nil
 }
 
-func (r Request) message() (*push.Message, error) {
+// Message checks and builds the message of r, leaving the recipients
+// aside (a broadcast names an audience instead).
+func (r Request) Message() (*push.Message, error) {
+	if err := device.ValidateUserID("from", r.From); err != nil {
+		return nil, err
+	}
+	if err := text("fromNickname", r.FromNickname, MaxTitleBytes); err != nil {
+		return nil, err
+	}
 	switch r.MsgType {
 	case "":
 		r.MsgType = push.Text
