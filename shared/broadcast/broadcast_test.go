@@ -449,19 +449,19 @@ func TestRequestValidation(t *testing.T) {
 		many[i] = fmt.Sprint("t", i)
 	}
 	for field, r := range map[string]Request{
-		"audience":                 {From: "a", Audience: Audience{}},
-		"audience ":                {From: "a", Audience: Audience{All: true, TagsOr: []string{"x"}}},
-		"audience  ":               {From: "a", Audience: Audience{TagsOr: []string{"x"}, AttributesOr: map[string]string{"a": "b"}}},
-		"audience.tagsOr":          {From: "a", Audience: Audience{TagsOr: many}},
-		"audience.tagsAnd[0]":      {From: "a", Audience: Audience{TagsAnd: []string{strings.Repeat("x", 51)}}},
-		"audience.attributesOr.a":  {From: "a", Audience: Audience{AttributesOr: map[string]string{"a": ""}}},
-		"audience.users[1]":        {From: "a", Audience: Audience{Users: []string{"ok", "bad/id"}}},
-		"sendAt":                   {From: "a", Audience: Audience{All: true}, SendAt: &past},
-		"cron":                     {From: "a", Audience: Audience{All: true}, Cron: "every day"},
-		"cron ":                    {From: "a", Audience: Audience{All: true}, Cron: "cron(0 8 * * ? *)", SendAt: &future},
-		"timezone":                 {From: "a", Audience: Audience{All: true}, Timezone: "Mars/Base"},
-		"from":                     {Audience: Audience{All: true}},
-		"offlinePushInfo.ext":      {From: "a", Audience: Audience{All: true}, OfflinePushInfo: push.OfflinePushInfo{Ext: "nope"}},
+		"audience":                {From: "a", Audience: Audience{}},
+		"audience ":               {From: "a", Audience: Audience{All: true, TagsOr: []string{"x"}}},
+		"audience  ":              {From: "a", Audience: Audience{TagsOr: []string{"x"}, AttributesOr: map[string]string{"a": "b"}}},
+		"audience.tagsOr":         {From: "a", Audience: Audience{TagsOr: many}},
+		"audience.tagsAnd[0]":     {From: "a", Audience: Audience{TagsAnd: []string{strings.Repeat("x", 51)}}},
+		"audience.attributesOr.a": {From: "a", Audience: Audience{AttributesOr: map[string]string{"a": ""}}},
+		"audience.users[1]":       {From: "a", Audience: Audience{Users: []string{"ok", "bad/id"}}},
+		"sendAt":                  {From: "a", Audience: Audience{All: true}, SendAt: &past},
+		"cron":                    {From: "a", Audience: Audience{All: true}, Cron: "every day"},
+		"cron ":                   {From: "a", Audience: Audience{All: true}, Cron: "cron(0 8 * * ? *)", SendAt: &future},
+		"timezone":                {From: "a", Audience: Audience{All: true}, Timezone: "Mars/Base"},
+		"from":                    {Audience: Audience{All: true}},
+		"offlinePushInfo.ext":     {From: "a", Audience: Audience{All: true}, OfflinePushInfo: push.OfflinePushInfo{Ext: "nope"}},
 	} {
 		_, _, err := r.Validate(now)
 		var fe *device.FieldError
