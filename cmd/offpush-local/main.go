@@ -28,9 +28,12 @@ import (
 	"time"
 
 	"github.com/offpush/offpush/shared/auth"
+	"github.com/offpush/offpush/shared/broadcast"
 	"github.com/offpush/offpush/shared/config"
+	"github.com/offpush/offpush/shared/delivery"
 	"github.com/offpush/offpush/shared/httpapi"
 	"github.com/offpush/offpush/shared/pushservice"
+	"github.com/offpush/offpush/shared/queue"
 )
 
 func main() {
@@ -99,7 +102,27 @@ func serve(ctx context.Context, getenv func(string) string, out io.Writer, ready
 	if err != nil {
 		return err
 	}
-	routes := []httpapi.Routes{httpapi.DeviceRoutes(st), httpapi.StateRoutes(st), httpapi.AdminRoutes(st), httpapi.PushRoutes(svc.Deliverer)}
+	// In-process stand-ins for SQS (bulk batches, planning tasks) and
+	// EventBridge Scheduler, with the same semantics.
+	var worker *delivery.Worker
+	bulk := queue.NewLocal(func(ctx context.Context, body []byte) error { return worker.Handle(ctx, body) },
+		queue.LocalOptions{Log: e.Log, Visibility: 30 * time.Second, MaxReceive: 5})
+	defer bulk.Close(context.Background())
+	worker = svc.Worker(e, st, bulk)
+	var planner *broadcast.Planner
+	plans := queue.NewLocal(queue.TaskHandler(func(ctx context.Context, t broadcast.Task) error { return planner.Run(ctx, t) }),
+		queue.LocalOptions{Log: e.Log, Workers: 2, Visibility: 5 * time.Minute, MaxReceive: 5})
+	defer plans.Close(context.Background())
+	planner = broadcast.NewPlanner(broadcast.PlannerConfig{Store: st, Batches: bulk, Tasks: plans, Log: e.Log, Segments: e.PlanSegments})
+	var bsvc *broadcast.Service
+	sched := broadcast.NewLocalScheduler(func(ctx context.Context, id string) error { return bsvc.Fire(ctx, id) }, e.Log)
+	defer sched.Close()
+	bsvc = broadcast.NewService(st, planner, sched, nil)
+	if err := bsvc.Restore(ctx); err != nil {
+		return err
+	}
+	routes := []httpapi.Routes{httpapi.DeviceRoutes(st), httpapi.StateRoutes(st), httpapi.AdminRoutes(st),
+		httpapi.PushRoutes(svc.Deliverer), httpapi.BroadcastRoutes(bsvc)}
 	if e.VendorMode == "capture" {
 		routes = append(routes, httpapi.DevRoutes(st))
 	}

@@ -36,9 +36,11 @@ func run(ctx context.Context, getenv func(string) string) (any, error) {
 		return nil, err
 	}
 	q := queue.NewSQS(sqs.NewFromConfig(awsCfg), env.QueueURL, env.DLQURL)
-	worker := svc.Worker(env, st, q, nil)
-	h := httpapi.NewHandler(deps, httpapi.PushRoutes(svc.Deliverer))
-	return lambdahttp.WithSQS(h, func(ctx context.Context, ev events.SQSEvent) events.SQSEventResponse {
-		return queue.LambdaSQS(ctx, ev, worker.Handle, 4)
-	}), nil
+	worker := svc.Worker(env, st, q)
+	return lambdahttp.Events{
+		HTTP: httpapi.NewHandler(deps, httpapi.PushRoutes(svc.Deliverer)),
+		SQS: func(ctx context.Context, ev events.SQSEvent) events.SQSEventResponse {
+			return queue.LambdaSQS(ctx, ev, worker.Handle, 4)
+		},
+	}.Handler(), nil
 }

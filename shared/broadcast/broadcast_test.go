@@ -530,3 +530,34 @@ func TestLocalSchedulerFiresOnce(t *testing.T) {
 	case <-time.After(1500 * time.Millisecond):
 	}
 }
+
+// every fires at fixed short intervals: a recurring schedule at test speed.
+type every time.Duration
+
+func (e every) Next(t time.Time, _ *time.Location) time.Time { return t.Add(time.Duration(e)) }
+
+func TestLocalSchedulerRecurs(t *testing.T) {
+	fired := make(chan string, 16)
+	l := NewLocalScheduler(func(_ context.Context, id string) error { fired <- id; return nil }, slog.New(slog.DiscardHandler))
+	defer l.Close()
+	l.arm("c1", every(150*time.Millisecond), time.UTC, time.Now(), nil)
+	for i := 0; i < 3; i++ {
+		select {
+		case <-fired:
+		case <-time.After(3 * time.Second):
+			t.Fatalf("firing %d did not come", i+1)
+		}
+	}
+	if err := l.Unschedule(context.Background(), "c1"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	for len(fired) > 0 {
+		<-fired
+	}
+	select {
+	case <-fired:
+		t.Fatal("fired after Unschedule")
+	case <-time.After(400 * time.Millisecond):
+	}
+}

@@ -15,16 +15,20 @@ type LocalScheduler struct {
 	now  func() time.Time
 
 	mu     sync.Mutex
-	timers map[string]*time.Timer
+	timers map[string]*armed
 	closed bool
 }
+
+// armed is one armed firing; its identity tells a firing whether its
+// schedule was replaced or removed meanwhile.
+type armed struct{ timer *time.Timer }
 
 // NewLocalScheduler returns a scheduler calling fire at each firing.
 func NewLocalScheduler(fire func(ctx context.Context, id string) error, log *slog.Logger) *LocalScheduler {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &LocalScheduler{fire: fire, log: log, now: time.Now, timers: map[string]*time.Timer{}}
+	return &LocalScheduler{fire: fire, log: log, now: time.Now, timers: map[string]*armed{}}
 }
 
 // Schedule implements Scheduler.
@@ -37,35 +41,43 @@ func (l *LocalScheduler) Schedule(_ context.Context, id, expr, tz string) error 
 	if err != nil {
 		return err
 	}
-	l.arm(id, sched, loc, l.now())
+	l.arm(id, sched, loc, l.now(), nil)
 	return nil
 }
 
-func (l *LocalScheduler) arm(id string, sched Schedule, loc *time.Location, after time.Time) {
+// arm sets the next firing after after. prev is the timer that just fired,
+// nil for a new schedule: a firing re-arms only if its schedule was not
+// replaced or removed meanwhile.
+func (l *LocalScheduler) arm(id string, sched Schedule, loc *time.Location, after time.Time, prev *armed) {
 	next := sched.Next(after, loc)
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if prev != nil && l.timers[id] != prev {
+		return
+	}
 	if old := l.timers[id]; old != nil {
-		old.Stop()
+		old.timer.Stop()
 	}
 	delete(l.timers, id)
 	if next.IsZero() || l.closed {
 		return
 	}
-	l.timers[id] = time.AfterFunc(next.Sub(l.now()), func() {
+	a := &armed{}
+	a.timer = time.AfterFunc(next.Sub(l.now()), func() {
 		if err := l.fire(context.Background(), id); err != nil {
 			l.log.Error("scheduled broadcast failed", "broadcastId", id, "error", err.Error())
 		}
-		l.arm(id, sched, loc, next)
+		l.arm(id, sched, loc, next, a)
 	})
+	l.timers[id] = a
 }
 
 // Unschedule implements Scheduler.
 func (l *LocalScheduler) Unschedule(_ context.Context, id string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if t := l.timers[id]; t != nil {
-		t.Stop()
+	if a := l.timers[id]; a != nil {
+		a.timer.Stop()
 		delete(l.timers, id)
 	}
 	return nil
@@ -76,8 +88,8 @@ func (l *LocalScheduler) Close() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.closed = true
-	for id, t := range l.timers {
-		t.Stop()
+	for id, a := range l.timers {
+		a.timer.Stop()
 		delete(l.timers, id)
 	}
 }

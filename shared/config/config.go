@@ -47,6 +47,11 @@ type Config struct {
 	QueueURL           string
 	DLQURL             string
 	MaxAttempts        int
+	PlanQueueURL       string
+	PlanSegments       int
+	ScheduleGroup      string
+	SchedulerRoleARN   string
+	SchedulerTargetARN string
 	JWTSecret          string
 	JWTSecretARN       string
 	JWKSURL            string
@@ -71,6 +76,10 @@ func Load(getenv func(string) string, where Where) (Config, error) {
 		TablePrefix:        get("OFFPUSH_TABLE_PREFIX", "offpush-"),
 		QueueURL:           get("OFFPUSH_QUEUE_URL", ""),
 		DLQURL:             get("OFFPUSH_DLQ_URL", ""),
+		PlanQueueURL:       get("OFFPUSH_PLAN_QUEUE_URL", ""),
+		ScheduleGroup:      get("OFFPUSH_SCHEDULE_GROUP", ""),
+		SchedulerRoleARN:   get("OFFPUSH_SCHEDULER_ROLE_ARN", ""),
+		SchedulerTargetARN: get("OFFPUSH_SCHEDULER_TARGET_ARN", ""),
 		JWTSecret:          getenv("OFFPUSH_JWT_HS256_SECRET"),
 		JWTSecretARN:       get("OFFPUSH_JWT_HS256_SECRET_ARN", ""),
 		JWKSURL:            get("OFFPUSH_JWT_JWKS_URL", ""),
@@ -100,6 +109,11 @@ func Load(getenv func(string) string, where Where) (Config, error) {
 	if v := get("OFFPUSH_MAX_ATTEMPTS", ""); v != "" {
 		if c.MaxAttempts, err = strconv.Atoi(v); err != nil || c.MaxAttempts < 1 || c.MaxAttempts > 20 {
 			return c, fmt.Errorf("OFFPUSH_MAX_ATTEMPTS: must be an integer from 1 to 20")
+		}
+	}
+	if v := get("OFFPUSH_PLAN_SEGMENTS", ""); v != "" {
+		if c.PlanSegments, err = strconv.Atoi(v); err != nil || c.PlanSegments < 1 || c.PlanSegments > 1000 {
+			return c, fmt.Errorf("OFFPUSH_PLAN_SEGMENTS: must be an integer from 1 to 1000")
 		}
 	}
 	switch {

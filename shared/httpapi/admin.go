@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/offpush/offpush/shared/broadcast"
 	"github.com/offpush/offpush/shared/cert"
 	"github.com/offpush/offpush/shared/device"
 	"github.com/offpush/offpush/shared/store"
@@ -23,6 +24,8 @@ type AdminStore interface {
 	DeleteCertificate(ctx ctx, id int64) error
 	GetUser(ctx ctx, userID string) (device.User, error)
 	KickDevices(ctx ctx, userID, keepDeviceID string) ([]device.Device, error)
+	UpdateTags(ctx ctx, userID string, add, remove []string) ([]string, error)
+	UpdateAttributes(ctx ctx, userID string, set map[string]*string) (map[string]string, error)
 }
 
 var _ AdminStore = store.Store(nil)
@@ -239,6 +242,87 @@ func kickUser(s AdminStore) HandlerFunc {
 			return err
 		}
 		WriteJSON(w, http.StatusOK, map[string]any{"devices": DeviceViews(devs)})
+		return nil
+	}
+}
+
+// TagsRequest is the body of PUT /v1/users/{userId}/tags.
+type TagsRequest struct {
+	Add    []string `json:"add"`
+	Remove []string `json:"remove"`
+}
+
+func updateTags(s AdminStore) HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		id, err := userID(r)
+		if err != nil {
+			return err
+		}
+		var req TagsRequest
+		if err := Decode(w, r, &req, DecodeOptions{Limit: AdminBodyLimit, Strict: true}); err != nil {
+			return err
+		}
+		for field, list := range map[string][]string{"add": req.Add, "remove": req.Remove} {
+			if len(list) > store.MaxTags {
+				return BadRequest(field, "must list at most %d tags", store.MaxTags)
+			}
+			for i, t := range list {
+				if err := broadcast.ValidateTag(field+"["+strconv.Itoa(i)+"]", t); err != nil {
+					return err
+				}
+			}
+		}
+		tags, err := s.UpdateTags(r.Context(), id, req.Add, req.Remove)
+		if errors.Is(err, store.ErrLimit) {
+			return BadRequest("add", "a user has at most %d tags", store.MaxTags)
+		}
+		if err != nil {
+			return err
+		}
+		WriteJSON(w, http.StatusOK, map[string]any{"tags": tags})
+		return nil
+	}
+}
+
+// AttributesRequest is the body of PUT /v1/users/{userId}/attributes: a
+// null value deletes the attribute.
+type AttributesRequest struct {
+	Attributes map[string]*string `json:"attributes"`
+}
+
+func updateAttributes(s AdminStore) HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		id, err := userID(r)
+		if err != nil {
+			return err
+		}
+		var req AttributesRequest
+		if err := Decode(w, r, &req, DecodeOptions{Limit: AdminBodyLimit, Strict: true}); err != nil {
+			return err
+		}
+		if len(req.Attributes) == 0 {
+			return BadRequest("attributes", "is required")
+		}
+		if len(req.Attributes) > store.MaxAttributeNames {
+			return BadRequest("attributes", "must hold at most %d attributes", store.MaxAttributeNames)
+		}
+		for name, v := range req.Attributes {
+			value := "-" // a deletion only needs a valid name
+			if v != nil {
+				value = *v
+			}
+			if err := broadcast.ValidateAttribute("attributes."+name, name, value); err != nil {
+				return err
+			}
+		}
+		attrs, err := s.UpdateAttributes(r.Context(), id, req.Attributes)
+		if errors.Is(err, store.ErrLimit) {
+			return BadRequest("attributes", "the deployment allows at most %d attribute names", store.MaxAttributeNames)
+		}
+		if err != nil {
+			return err
+		}
+		WriteJSON(w, http.StatusOK, map[string]any{"attributes": attrs})
 		return nil
 	}
 }

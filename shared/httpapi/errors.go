@@ -102,6 +102,8 @@ func asError(err error) *Error {
 		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "not found", Err: err}
 	case errors.Is(err, store.ErrExists):
 		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: "already exists", Err: err}
+	case errors.Is(err, store.ErrConflict):
+		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: "conflicting change; try again", Err: err}
 	}
 	return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error", Err: err}
 }

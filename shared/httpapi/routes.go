@@ -38,6 +38,8 @@ func AdminRoutes(s AdminStore) Routes {
 		mux.Handle("DELETE /v1/certificates/{id}", d.Admin(deleteCertificate(s)))
 		mux.Handle("GET /v1/users/{userId}", d.Admin(getUser(s)))
 		mux.Handle("POST /v1/users/{userId}/kick", d.Admin(kickUser(s)))
+		mux.Handle("PUT /v1/users/{userId}/tags", d.Admin(updateTags(s)))
+		mux.Handle("PUT /v1/users/{userId}/attributes", d.Admin(updateAttributes(s)))
 	}
 }
 

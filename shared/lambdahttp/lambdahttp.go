@@ -51,22 +51,35 @@ func StartAny(name string, build func(ctx context.Context, getenv func(string) s
 // SQSHandler handles an SQS event, reporting the records to retry.
 type SQSHandler func(ctx context.Context, ev events.SQSEvent) events.SQSEventResponse
 
-// WithSQS routes one function's events: SQS events (from an event source
-// mapping) to sqs, anything else to h as an HTTP API request.
-func WithSQS(h http.Handler, sqs SQSHandler) func(ctx context.Context, raw json.RawMessage) (any, error) {
-	httpH := Handler(h)
+// Events routes one function's events: SQS events (an event source
+// mapping), scheduled-broadcast invocations (EventBridge Scheduler), and
+// anything else as an HTTP API request.
+type Events struct {
+	HTTP      http.Handler
+	SQS       SQSHandler
+	Scheduled func(ctx context.Context, broadcastID string) error
+}
+
+// Handler returns the Lambda handler.
+func (e Events) Handler() func(ctx context.Context, raw json.RawMessage) (any, error) {
+	httpH := Handler(e.HTTP)
 	return func(ctx context.Context, raw json.RawMessage) (any, error) {
 		var probe struct {
 			Records []struct {
 				EventSource string `json:"eventSource"`
 			} `json:"Records"`
+			ScheduledBroadcast string `json:"scheduledBroadcast"`
 		}
-		if json.Unmarshal(raw, &probe) == nil && len(probe.Records) > 0 && probe.Records[0].EventSource == "aws:sqs" {
+		_ = json.Unmarshal(raw, &probe)
+		switch {
+		case e.SQS != nil && len(probe.Records) > 0 && probe.Records[0].EventSource == "aws:sqs":
 			var ev events.SQSEvent
 			if err := json.Unmarshal(raw, &ev); err != nil {
 				return nil, fmt.Errorf("decode SQS event: %w", err)
 			}
-			return sqs(ctx, ev), nil
+			return e.SQS(ctx, ev), nil
+		case e.Scheduled != nil && probe.ScheduledBroadcast != "":
+			return map[string]string{"broadcastId": probe.ScheduledBroadcast}, e.Scheduled(ctx, probe.ScheduledBroadcast)
 		}
 		var req events.APIGatewayV2HTTPRequest
 		if err := json.Unmarshal(raw, &req); err != nil {

@@ -6,6 +6,7 @@
 package pushservice
 
 import (
+	"github.com/offpush/offpush/shared/broadcast"
 	"github.com/offpush/offpush/shared/config"
 	"github.com/offpush/offpush/shared/delivery"
 	"github.com/offpush/offpush/shared/push"
@@ -36,7 +37,10 @@ func New(e *config.Env, st store.Store) (*Service, error) {
 	return &Service{Deliverer: dl, Clients: clients, Vendors: venv}, nil
 }
 
-// Worker builds the bulk-job worker over q.
-func (s *Service) Worker(e *config.Env, st store.Store, q delivery.Queue, progress delivery.Progress) *delivery.Worker {
-	return delivery.NewWorker(s.Deliverer, delivery.WorkerConfig{Jobs: st, Queue: q, Progress: progress, MaxAttempts: e.MaxAttempts})
+// Worker builds the bulk-job worker over q: it keeps each broadcast's
+// counters and drops the batches of cancelled ones.
+func (s *Service) Worker(e *config.Env, st store.Store, q delivery.Queue) *delivery.Worker {
+	progress := broadcast.NewProgress(st, nil)
+	return delivery.NewWorker(s.Deliverer, delivery.WorkerConfig{Jobs: st, Queue: q, Progress: progress, Active: progress.Active,
+		MaxAttempts: e.MaxAttempts})
 }
