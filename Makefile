@@ -20,7 +20,8 @@ FUNCTIONS := \
 	TokenUploadFunction:token-upload \
 	StateChangeFunction:state-change \
 	AdminFunction:admin \
-	MessagePushFunction:message-push
+	MessagePushFunction:message-push \
+	BroadcastFunction:broadcast
 
 function_ids := $(foreach f,$(FUNCTIONS),$(word 1,$(subst :, ,$(f))))
 function_dirs := $(foreach f,$(FUNCTIONS),$(word 2,$(subst :, ,$(f))))

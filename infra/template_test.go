@@ -3,10 +3,14 @@
 // ../shared/schemas) and keep the rules the project relies on: every function
 // built by the Makefile for arm64/provided.al2023, every functions/<dir>
 // deployed, DynamoDB tables on demand with TTL and point-in-time recovery,
-// inline least-privilege policies only, and the bulk-job queue: encrypted,
-// with a dead-letter queue and its alarm, drained by message-push with partial
-// batch responses and bounded concurrency. Each check returns its problems,
-// so TestChecksCatchBrokenTemplates can show it fails on a broken copy.
+// inline least-privilege policies only, the bulk-job and planning queues:
+// encrypted, each with a dead-letter queue and its alarm, drained by
+// message-push and broadcast with partial batch responses and bounded
+// concurrency, and the broadcast schedules: one schedule group, a role only
+// EventBridge Scheduler of this account may assume and that may only invoke
+// broadcast, passed and used by broadcast alone. Each check returns its
+// problems, so TestChecksCatchBrokenTemplates can show it fails on a broken
+// copy.
 package infra_test
 
 import (
@@ -428,12 +432,15 @@ func TestPoliciesAreLeastPrivilege(t *testing.T) {
 
 // checkPolicies holds every function to inline policies that allow named
 // actions of one service on resources of this template: DynamoDB tables,
-// queues and secrets. Deny statements only take away, so any is fine.
+// queues, secrets, the schedules of a schedule group, and roles passed to one
+// service. Deny statements only take away, so any is fine.
 func checkPolicies(tp template) []string {
 	var out problems
 	tables := resourcesOfType(tp, "AWS::DynamoDB::Table")
 	queues := resourcesOfType(tp, "AWS::SQS::Queue")
 	secrets := resourcesOfType(tp, "AWS::SecretsManager::Secret")
+	groups := resourcesOfType(tp, "AWS::Scheduler::ScheduleGroup")
+	roles := resourcesOfType(tp, "AWS::IAM::Role")
 	for _, id := range resourcesOfType(tp, "AWS::Serverless::Function") {
 		var granted []string // secrets this function may read
 		for _, pol := range branches(props(tp, id)["Policies"]) {
@@ -472,6 +479,18 @@ func checkPolicies(tp template) []string {
 						out.add("%s: statement %v mixes %s and %s actions: one service per statement", id, st, service, s)
 					}
 				}
+				if service == "iam" {
+					// Passing a role is the one IAM right a function has, and
+					// only to the service that will use the role.
+					for _, a := range actions {
+						if a != "iam:PassRole" {
+							out.add("%s: action %s: a function may only iam:PassRole", id, a)
+						}
+					}
+					if passedTo(st) == "" {
+						out.add("%s: iam:PassRole without Condition StringEquals iam:PassedToService: the role could be passed to any service", id)
+					}
+				}
 				for _, r := range resources {
 					switch service {
 					case "dynamodb":
@@ -488,6 +507,16 @@ func checkPolicies(tp template) []string {
 							out.add("%s: secretsmanager resource %v: want Ref of a secret in the template", id, r)
 						}
 						granted = append(granted, name)
+					case "scheduler":
+						if !slices.Contains(groups, scheduleGroupOf(r)) {
+							out.add("%s: scheduler resource %v: want Fn::Sub %q of a schedule group in the template", id, r, schedulesOf("<group>"))
+						}
+					case "iam":
+						if !slices.Contains(roles, arnOf(r)) {
+							out.add("%s: iam resource %v: want Fn::GetAtt [<role>, Arn] of a role in the template", id, r)
+						}
+					default:
+						out.add("%s: %s resource %v: no rule here for %s resources; add one before granting them", id, service, r, service)
 					}
 				}
 			}
@@ -514,11 +543,21 @@ func checkPolicies(tp template) []string {
 }
 
 // The bulk-job queues: broadcast fills BulkQueue, message-push drains it.
+// The planning queues: broadcast both fills and drains PlanQueue. Broadcast's
+// schedules live in one group and invoke it with one role.
 const (
-	bulkQueue  = "BulkQueue"
-	bulkDLQ    = "BulkDeadLetterQueue"
-	pushWorker = "MessagePushFunction"
+	bulkQueue     = "BulkQueue"
+	bulkDLQ       = "BulkDeadLetterQueue"
+	pushWorker    = "MessagePushFunction"
+	planQueue     = "PlanQueue"
+	planDLQ       = "PlanDeadLetterQueue"
+	broadcaster   = "BroadcastFunction"
+	scheduleGroup = "BroadcastScheduleGroup"
+	schedulerRole = "BroadcastSchedulerRole"
 )
+
+// workers maps each function a queue must feed to that queue.
+var workers = map[string]string{pushWorker: bulkQueue, broadcaster: planQueue}
 
 // pollActions are what a Lambda SQS event source does with its function's
 // role.
@@ -531,7 +570,7 @@ func TestMessagePushGrants(t *testing.T) {
 }
 
 func checkMessagePushGrants(tp template) []string {
-	want := map[string][]string{
+	return checkGrants(tp, pushWorker, map[string][]string{
 		"UsersTable": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"},
 		// Removing a dead token: the user update and the index delete in one
 		// transaction.
@@ -541,23 +580,97 @@ func checkMessagePushGrants(tp template) []string {
 		bulkQueue:         append([]string{"sqs:SendMessage"}, pollActions...),
 		bulkDLQ:           {"sqs:SendMessage"},
 		"AdminKeysSecret": {"secretsmanager:GetSecretValue"},
-	}
-	if obj(tp, "Resources")[pushWorker] == nil {
-		return []string{"no " + pushWorker}
+	})
+}
+
+// TestBroadcastGrants pins what broadcast may do, resource by resource.
+func TestBroadcastGrants(t *testing.T) {
+	report(t, checkBroadcastGrants(loadTemplate(t)))
+}
+
+func checkBroadcastGrants(tp template) []string {
+	return checkGrants(tp, broadcaster, map[string][]string{
+		// Everyone-audiences: a parallel Scan.
+		"UsersTable": {"dynamodb:Scan", "dynamodb:GetItem"},
+		// Tag and attribute audiences: a Query per index key.
+		"IndexTable": {"dynamodb:Query"},
+		// Jobs and their listing, counters, checkpoints, list chunks, claims.
+		"JobsTable": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:BatchGetItem"},
+		// Batches for message-push (SendMessageBatch is authorised as
+		// SendMessage); nothing else of that queue.
+		bulkQueue: {"sqs:SendMessage"},
+		// Planning tasks: handed out, consumed, handed back.
+		planQueue:                  append([]string{"sqs:SendMessage"}, pollActions...),
+		schedulesOf(scheduleGroup): {"scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule", "scheduler:GetSchedule"},
+		schedulerRole:              {"iam:PassRole"},
+		"AdminKeysSecret":          {"secretsmanager:GetSecretValue"},
+	})
+}
+
+// checkGrants holds function id to exactly the actions want names on each
+// resource (a key of grants).
+func checkGrants(tp template, id string, want map[string][]string) []string {
+	if obj(tp, "Resources")[id] == nil {
+		return []string{"no " + id}
 	}
 	var out problems
-	got := grants(tp, pushWorker)
+	got := grants(tp, id)
 	for _, res := range sortedKeys(got) {
 		for _, a := range got[res] {
 			if !slices.Contains(want[res], a) {
-				out.add("%s: allows %s on %s, which it has no use for", pushWorker, a, res)
+				out.add("%s: allows %s on %s, which it has no use for", id, a, res)
 			}
 		}
 	}
 	for _, res := range sortedKeys(want) {
 		for _, a := range want[res] {
 			if !slices.Contains(got[res], a) {
-				out.add("%s: does not allow %s on %s", pushWorker, a, res)
+				out.add("%s: does not allow %s on %s", id, a, res)
+			}
+		}
+	}
+	return out
+}
+
+// TestAdminLabelGrants: the tags and attributes routes of the admin
+// function have the rights their writes need (the admin function may do
+// more; checkPolicies holds it to the template's resources).
+func TestAdminLabelGrants(t *testing.T) {
+	report(t, checkAdminLabelGrants(loadTemplate(t)))
+}
+
+func checkAdminLabelGrants(tp template) []string {
+	const admin = "AdminFunction"
+	var out problems
+	served := map[string]bool{}
+	for _, ev := range obj(props(tp, admin), "Events") {
+		if ev, _ := ev.(map[string]any); ev["Type"] == "HttpApi" {
+			p := obj(ev, "Properties")
+			m, _ := p["Method"].(string)
+			path, _ := p["Path"].(string)
+			served[strings.ToUpper(m)+" "+path] = true
+		}
+	}
+	for _, route := range []string{"PUT /v1/users/{userId}/tags", "PUT /v1/users/{userId}/attributes"} {
+		if !served[route] {
+			out.add("%s: no HttpApi event for %s", admin, route)
+		}
+	}
+	need := map[string][]string{
+		// Read with the attribute names in one BatchGetItem; updated (or
+		// condition-checked, when its labels do not change) in the
+		// transaction with the index entries.
+		"UsersTable": {"dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"},
+		// tag#/attr# membership entries.
+		"IndexTable": {"dynamodb:PutItem", "dynamodb:DeleteItem"},
+		// The deployment's attribute names.
+		"JobsTable": {"dynamodb:BatchGetItem", "dynamodb:UpdateItem"},
+	}
+	got := grants(tp, admin)
+	for _, res := range sortedKeys(need) {
+		for _, a := range need[res] {
+			if !slices.Contains(got[res], a) {
+				out.add("%s: does not allow %s on %s, which the tags and attributes routes need", admin, a, res)
 			}
 		}
 	}
@@ -575,7 +688,7 @@ func TestSQSEventSources(t *testing.T) {
 func checkSQSEventSources(tp template) []string {
 	var out problems
 	queues := resourcesOfType(tp, "AWS::SQS::Queue")
-	consumers := map[string]bool{}
+	consumers := map[string][]string{} // function → the queues it consumes
 	for _, id := range resourcesOfType(tp, "AWS::Serverless::Function") {
 		var consumed []string
 		events := obj(props(tp, id), "Events")
@@ -592,7 +705,7 @@ func checkSQSEventSources(tp template) []string {
 				continue
 			}
 			consumed = append(consumed, q)
-			consumers[id] = true
+			consumers[id] = append(consumers[id], q)
 			if !slices.Contains(strs(p["FunctionResponseTypes"]), "ReportBatchItemFailures") {
 				out.add("%s: FunctionResponseTypes = %v, want [ReportBatchItemFailures] (else one failed message retries the whole batch)", at, p["FunctionResponseTypes"])
 			}
@@ -603,6 +716,9 @@ func checkSQSEventSources(tp template) []string {
 			}
 			if bs, ok := p["BatchSize"]; !ok {
 				out.add("%s: no BatchSize", at)
+			} else if q == planQueue {
+				// A planning task may use the whole invocation: one at a time.
+				out.inRange(tp, at+": BatchSize", bs, 1, 1)
 			} else {
 				// Over 10 needs MaximumBatchingWindowInSeconds.
 				out.inRange(tp, at+": BatchSize", bs, 1, 10)
@@ -627,9 +743,18 @@ func checkSQSEventSources(tp template) []string {
 		if len(consumed) == 0 {
 			continue
 		}
-		// The worker sends retries to the queue it drains.
-		if url := environment(tp, id)["OFFPUSH_QUEUE_URL"]; !slices.Contains(consumed, refName(url)) {
-			out.add("%s: OFFPUSH_QUEUE_URL = %v, want Ref of the queue it consumes (%v)", id, url, consumed)
+		// A worker hands work back to the queue it drains (message-push the
+		// users that failed, broadcast a planning task it ran out of time
+		// on): one of its *_QUEUE_URL variables names each queue it consumes.
+		env := environment(tp, id)
+		for _, q := range slices.Compact(slices.Sorted(slices.Values(consumed))) {
+			named := false
+			for k, v := range env {
+				named = named || strings.HasSuffix(k, "_QUEUE_URL") && refName(v) == q
+			}
+			if !named {
+				out.add("%s: no *_QUEUE_URL variable is Ref %s, the queue it consumes (and hands work back to)", id, q)
+			}
 		}
 		// SAM attaches AWSLambdaSQSQueueExecutionRole (Resource "*") to the
 		// role of a function with an SQS event; only a Deny takes it back.
@@ -652,8 +777,10 @@ func checkSQSEventSources(tp template) []string {
 			out.add("%s: SAM grants it %v on every queue (AWSLambdaSQSQueueExecutionRole): want a Deny of them with NotResource the queues it consumes %v", id, pollActions, want)
 		}
 	}
-	if !consumers[pushWorker] {
-		out.add("%s: no SQS event source", pushWorker)
+	for _, id := range sortedKeys(workers) {
+		if !slices.Contains(consumers[id], workers[id]) {
+			out.add("%s: no SQS event source on %s", id, workers[id])
+		}
 	}
 	return out
 }
@@ -671,7 +798,7 @@ func checkQueues(tp template) []string {
 	)
 	var out problems
 	queues := resourcesOfType(tp, "AWS::SQS::Queue")
-	for _, want := range []string{bulkQueue, bulkDLQ} {
+	for _, want := range []string{bulkQueue, bulkDLQ, planQueue, planDLQ} {
 		if !slices.Contains(queues, want) {
 			out.add("no AWS::SQS::Queue %s", want)
 		}
@@ -731,11 +858,14 @@ func checkQueues(tp template) []string {
 			out.add("%s: no alarm on AWS/SQS ApproximateNumberOfMessagesVisible > 0 for QueueName Fn::GetAtt [%s, QueueName]", dlq, dlq)
 		}
 	}
-	if rp := obj(props(tp, bulkQueue), "RedrivePolicy"); arnOf(rp["deadLetterTargetArn"]) != bulkDLQ {
-		out.add("%s: RedrivePolicy.deadLetterTargetArn = %v, want Fn::GetAtt [%s, Arn]", bulkQueue, rp["deadLetterTargetArn"], bulkDLQ)
+	for _, pair := range [][2]string{{bulkQueue, bulkDLQ}, {planQueue, planDLQ}} {
+		q, dlq := pair[0], pair[1]
+		if rp := obj(props(tp, q), "RedrivePolicy"); arnOf(rp["deadLetterTargetArn"]) != dlq {
+			out.add("%s: RedrivePolicy.deadLetterTargetArn = %v, want Fn::GetAtt [%s, Arn]", q, rp["deadLetterTargetArn"], dlq)
+		}
 	}
 	outputs := obj(tp, "Outputs")
-	for name, q := range map[string]string{"BulkQueueUrl": bulkQueue, "BulkDeadLetterQueueUrl": bulkDLQ} {
+	for name, q := range map[string]string{"BulkQueueUrl": bulkQueue, "BulkDeadLetterQueueUrl": bulkDLQ, "PlanQueueUrl": planQueue, "PlanDeadLetterQueueUrl": planDLQ} {
 		if v := obj(outputs, name)["Value"]; !jsonEqual(v, map[string]any{"Ref": q}) {
 			out.add("output %s = %v, want Ref %s", name, v, q)
 		}
@@ -744,7 +874,8 @@ func checkQueues(tp template) []string {
 }
 
 // TestQueueEnvironment: a function that names a queue in its environment
-// names the bulk queue (or its dead-letter queue) and may send to it.
+// names the bulk queue (or its dead-letter queue) or the planning queue, and
+// may send to it.
 func TestQueueEnvironment(t *testing.T) {
 	report(t, checkQueueEnvironment(loadTemplate(t)))
 }
@@ -755,7 +886,7 @@ func checkQueueEnvironment(tp template) []string {
 	for _, id := range resourcesOfType(tp, "AWS::Serverless::Function") {
 		env := environment(tp, id)
 		sends := grants(tp, id)
-		for name, want := range map[string]string{"OFFPUSH_QUEUE_URL": bulkQueue, "OFFPUSH_DLQ_URL": dlq} {
+		for name, want := range map[string]string{"OFFPUSH_QUEUE_URL": bulkQueue, "OFFPUSH_DLQ_URL": dlq, "OFFPUSH_PLAN_QUEUE_URL": planQueue} {
 			v, ok := env[name]
 			if !ok {
 				continue
@@ -768,8 +899,10 @@ func checkQueueEnvironment(tp template) []string {
 				out.add("%s: %s names %s, but it may not sqs:SendMessage there", id, name, want)
 			}
 		}
-		if _, ok := env["OFFPUSH_QUEUE_URL"]; ok && env["OFFPUSH_QUEUE"] != "sqs" {
-			out.add("%s: OFFPUSH_QUEUE = %v with OFFPUSH_QUEUE_URL set, want sqs", id, env["OFFPUSH_QUEUE"])
+		for _, name := range []string{"OFFPUSH_QUEUE_URL", "OFFPUSH_PLAN_QUEUE_URL"} {
+			if _, ok := env[name]; ok && env["OFFPUSH_QUEUE"] != "sqs" {
+				out.add("%s: OFFPUSH_QUEUE = %v with %s set, want sqs", id, env["OFFPUSH_QUEUE"], name)
+			}
 		}
 		if _, ok := env["OFFPUSH_DLQ_URL"]; ok && env["OFFPUSH_QUEUE_URL"] == nil {
 			out.add("%s: OFFPUSH_DLQ_URL without OFFPUSH_QUEUE_URL", id)
@@ -778,11 +911,278 @@ func checkQueueEnvironment(tp template) []string {
 	return out
 }
 
+// TestSchedules checks the campaign wiring: one schedule group; broadcast
+// names it, the role its schedules invoke with, and its own ARN, built from
+// a fixed function name so that neither the environment nor the role refers
+// back to the function (a circular reference); the role may be assumed only
+// by EventBridge Scheduler of this account for that group, and may only
+// invoke broadcast; broadcast alone manages schedules and passes the role,
+// to EventBridge Scheduler only.
+func TestSchedules(t *testing.T) {
+	report(t, checkSchedules(loadTemplate(t)))
+}
+
+// schedulerService is EventBridge Scheduler's service principal.
+const schedulerService = "scheduler.amazonaws.com"
+
+func checkSchedules(tp template) []string {
+	var out problems
+	res := obj(tp, "Resources")
+	if groups := resourcesOfType(tp, "AWS::Scheduler::ScheduleGroup"); !slices.Equal(groups, []string{scheduleGroup}) {
+		out.add("AWS::Scheduler::ScheduleGroup resources %v, want [%s]", groups, scheduleGroup)
+	}
+	if n := props(tp, scheduleGroup)["Name"]; subOf(n) != "${AWS::StackName}-broadcasts" {
+		out.add("%s: Name = %v, want Fn::Sub ${AWS::StackName}-broadcasts (one group per stack)", scheduleGroup, n)
+	}
+	if typ := obj(res, schedulerRole)["Type"]; typ != "AWS::IAM::Role" {
+		out.add("%s: Type = %v, want AWS::IAM::Role", schedulerRole, typ)
+	}
+
+	// The function's name, and the ARN built from it.
+	const fixedName = "${AWS::StackName}-broadcast"
+	target := functionARN(fixedName)
+	if n := props(tp, broadcaster)["FunctionName"]; subOf(n) != fixedName {
+		out.add("%s: FunctionName = %v, want Fn::Sub %s (its ARN is built from it)", broadcaster, n, fixedName)
+	}
+	env := environment(tp, broadcaster)
+	if v := env["OFFPUSH_SCHEDULE_GROUP"]; refName(v) != scheduleGroup {
+		out.add("%s: OFFPUSH_SCHEDULE_GROUP = %v, want Ref %s", broadcaster, v, scheduleGroup)
+	}
+	if v := env["OFFPUSH_SCHEDULER_ROLE_ARN"]; arnOf(v) != schedulerRole {
+		out.add("%s: OFFPUSH_SCHEDULER_ROLE_ARN = %v, want Fn::GetAtt [%s, Arn]", broadcaster, v, schedulerRole)
+	}
+	if v := env["OFFPUSH_SCHEDULER_TARGET_ARN"]; subOf(v) != target {
+		out.add("%s: OFFPUSH_SCHEDULER_TARGET_ARN = %v, want Fn::Sub %q", broadcaster, v, target)
+	}
+	for _, v := range env {
+		if refersTo(v, broadcaster) {
+			out.add("%s: its environment refers to the function itself (%v): a circular reference", broadcaster, v)
+		}
+	}
+
+	// Who may assume the role: EventBridge Scheduler, for this account's
+	// schedule group (confused-deputy protection).
+	rp := props(tp, schedulerRole)
+	if refersTo(obj(res, schedulerRole), broadcaster) {
+		out.add("%s: refers to %s by Ref or Fn::GetAtt: a circular reference (the function's environment names the role); name its ARN with Fn::Sub", schedulerRole, broadcaster)
+	}
+	trust := branches(obj(rp, "AssumeRolePolicyDocument")["Statement"])
+	if len(trust) == 0 {
+		out.add("%s: no AssumeRolePolicyDocument statement", schedulerRole)
+	}
+	for _, st := range trust {
+		st, _ := st.(map[string]any)
+		if st["Effect"] != "Allow" {
+			continue
+		}
+		principal, _ := st["Principal"].(map[string]any)
+		if len(principal) != 1 || !slices.Equal(strs(principal["Service"]), []string{schedulerService}) {
+			out.add("%s: trust policy Principal = %v, want {Service: %s} only", schedulerRole, st["Principal"], schedulerService)
+		}
+		if a := strs(st["Action"]); !slices.Equal(a, []string{"sts:AssumeRole"}) {
+			out.add("%s: trust policy Action = %v, want sts:AssumeRole", schedulerRole, a)
+		}
+		cond := obj(obj(st, "Condition"), "StringEquals")
+		if v := cond["aws:SourceAccount"]; refName(v) != "AWS::AccountId" {
+			out.add("%s: trust policy without Condition StringEquals aws:SourceAccount = Ref AWS::AccountId (got %v): any account's schedules could use it", schedulerRole, v)
+		}
+		if v := cond["aws:SourceArn"]; arnOf(v) != scheduleGroup {
+			out.add("%s: trust policy without Condition StringEquals aws:SourceArn = Fn::GetAtt [%s, Arn] (got %v)", schedulerRole, scheduleGroup, v)
+		}
+	}
+
+	// What the role may do: invoke broadcast, nothing else.
+	for _, k := range []string{"ManagedPolicyArns", "PermissionsBoundary"} {
+		if rp[k] != nil {
+			out.add("%s: %s is set: its inline policy alone says what it may do", schedulerRole, k)
+		}
+	}
+	invokes := 0
+	for _, pol := range branches(rp["Policies"]) {
+		for _, st := range branches(obj(pol, "PolicyDocument")["Statement"]) {
+			st, _ := st.(map[string]any)
+			if st["Effect"] != "Allow" {
+				continue
+			}
+			if a := strs(st["Action"]); !slices.Equal(a, []string{"lambda:InvokeFunction"}) || st["NotAction"] != nil {
+				out.add("%s: allows %v: want lambda:InvokeFunction only", schedulerRole, st["Action"])
+			}
+			if st["NotResource"] != nil || len(list(st["Resource"])) == 0 {
+				out.add("%s: statement %v: want Resource, not NotResource", schedulerRole, st)
+			}
+			for _, r := range list(st["Resource"]) {
+				if subOf(r) != target {
+					out.add("%s: lambda:InvokeFunction on %v, want Fn::Sub %q (broadcast only)", schedulerRole, r, target)
+				}
+			}
+			invokes++
+		}
+	}
+	if invokes == 0 {
+		out.add("%s: may not invoke %s", schedulerRole, broadcaster)
+	}
+
+	// Only broadcast manages schedules and passes roles, and it passes the
+	// role to EventBridge Scheduler only.
+	for _, id := range resourcesOfType(tp, "AWS::Serverless::Function") {
+		for _, st := range policyStatements(tp, id) {
+			if st["Effect"] != "Allow" {
+				continue
+			}
+			for _, a := range strs(st["Action"]) {
+				switch {
+				case id != broadcaster && (strings.HasPrefix(a, "scheduler:") || a == "iam:PassRole"):
+					out.add("%s: allows %s: only %s manages schedules", id, a, broadcaster)
+				case a == "iam:PassRole" && passedTo(st) != schedulerService:
+					out.add("%s: iam:PassRole with iam:PassedToService %q, want %s", id, passedTo(st), schedulerService)
+				}
+			}
+		}
+	}
+	if v := obj(obj(tp, "Outputs"), "ScheduleGroupName")["Value"]; refName(v) != scheduleGroup {
+		out.add("output ScheduleGroupName = %v, want Ref %s", v, scheduleGroup)
+	}
+	return out
+}
+
+// refersTo reports whether v holds a Ref or Fn::GetAtt of resource id, or an
+// Fn::Sub naming it.
+func refersTo(v any, id string) bool {
+	switch v := v.(type) {
+	case []any:
+		return slices.ContainsFunc(v, func(x any) bool { return refersTo(x, id) })
+	case map[string]any:
+		if refName(v) == id || arnOf(v) == id {
+			return true
+		}
+		if ga, ok := v["Fn::GetAtt"].([]any); ok && len(ga) > 0 && ga[0] == id {
+			return true
+		}
+		if ga, ok := v["Fn::GetAtt"].(string); ok && strings.HasPrefix(ga, id+".") {
+			return true
+		}
+		if sub := subOf(v); sub != "" && strings.Contains(sub, "${"+id) {
+			return true
+		}
+		for _, x := range v {
+			if refersTo(x, id) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TestMakefileFunctions: the Makefile's FUNCTIONS (LogicalId:dir, what
+// sam build's make build-<LogicalId> and make build use) lists exactly the
+// template's functions, each with its directory.
+func TestMakefileFunctions(t *testing.T) {
+	report(t, checkMakefileFunctions(loadTemplate(t), makefileFunctions(t)))
+}
+
+// makefileFunctions returns the Makefile's FUNCTIONS as make expands it.
+func makefileFunctions(t *testing.T) []string {
+	t.Helper()
+	makeBin, err := exec.LookPath("make")
+	if err != nil {
+		t.Fatalf("GNU make builds the functions (sam build runs it): %v", err)
+	}
+	cmd := exec.Command(makeBin, "--no-print-directory", "-s", "-C", repoRoot,
+		"--eval", "offpush-print-functions: ; @echo $(FUNCTIONS)", "offpush-print-functions")
+	cmd.Env = withoutMakeVars(os.Environ())
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("make: print FUNCTIONS: %v", err)
+	}
+	return strings.Fields(string(out))
+}
+
+func checkMakefileFunctions(tp template, entries []string) []string {
+	var out problems
+	listed := map[string]bool{}
+	for _, e := range entries {
+		id, dir, ok := strings.Cut(e, ":")
+		switch {
+		case !ok || id == "" || dir == "":
+			out.add("FUNCTIONS entry %q: want LogicalId:dir", e)
+			continue
+		case listed[id]:
+			out.add("FUNCTIONS lists %s twice", id)
+		case obj(obj(tp, "Resources"), id)["Type"] != "AWS::Serverless::Function":
+			out.add("FUNCTIONS lists %s, which is no AWS::Serverless::Function of template.yaml", id)
+		case dir != functionDir(id):
+			out.add("FUNCTIONS maps %s to functions/%s, want functions/%s", id, dir, functionDir(id))
+		}
+		listed[id] = true
+	}
+	for _, id := range resourcesOfType(tp, "AWS::Serverless::Function") {
+		if !listed[id] {
+			out.add("template.yaml's %s is not in the Makefile's FUNCTIONS (want %s:%s)", id, id, functionDir(id))
+		}
+	}
+	return out
+}
+
+func TestMakefileFunctionsCheckCatchesBrokenLists(t *testing.T) {
+	tp := loadTemplate(t)
+	entries := makefileFunctions(t)
+	if !slices.Contains(entries, broadcaster+":broadcast") {
+		t.Fatalf("FUNCTIONS %v has no %s:broadcast", entries, broadcaster)
+	}
+	replace := func(old, new string) []string {
+		out := slices.Clone(entries)
+		out[slices.Index(out, old)] = new
+		return out
+	}
+	tests := []struct {
+		name    string
+		entries []string
+		want    string
+	}{
+		{"function missing", slices.DeleteFunc(slices.Clone(entries), func(e string) bool { return strings.HasPrefix(e, broadcaster+":") }),
+			"template.yaml's BroadcastFunction is not in the Makefile's FUNCTIONS"},
+		{"wrong directory", replace(broadcaster+":broadcast", broadcaster+":broadcasts"),
+			"FUNCTIONS maps BroadcastFunction to functions/broadcasts, want functions/broadcast"},
+		{"unknown function", append(slices.Clone(entries), "CampaignFunction:campaign"),
+			"FUNCTIONS lists CampaignFunction, which is no AWS::Serverless::Function"},
+		{"no directory", replace(broadcaster+":broadcast", broadcaster),
+			`FUNCTIONS entry "BroadcastFunction": want LogicalId:dir`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := checkMakefileFunctions(tp, tc.entries)
+			if !slices.ContainsFunc(got, func(p string) bool { return strings.Contains(p, tc.want) }) {
+				t.Errorf("no problem says %q:\n%s", tc.want, strings.Join(got, "\n"))
+			}
+		})
+	}
+	// A template without the function, against the real list.
+	broken := loadTemplate(t)
+	delete(obj(broken, "Resources"), broadcaster)
+	got := checkMakefileFunctions(broken, entries)
+	if want := "FUNCTIONS lists BroadcastFunction, which is no AWS::Serverless::Function"; !slices.ContainsFunc(got, func(p string) bool { return strings.Contains(p, want) }) {
+		t.Errorf("no problem says %q:\n%s", want, strings.Join(got, "\n"))
+	}
+}
+
 // TestChecksCatchBrokenTemplates proves the checks above can fail: each
 // case breaks one rule in a copy of template.yaml.
 func TestChecksCatchBrokenTemplates(t *testing.T) {
 	pushEvent := func(tp template) map[string]any {
 		return obj(obj(obj(props(tp, pushWorker), "Events"), "BulkBatches"), "Properties")
+	}
+	planEvent := func(tp template) map[string]any {
+		return obj(obj(obj(props(tp, broadcaster), "Events"), "PlanTasks"), "Properties")
+	}
+	// The scheduler role's first trust statement and first policy statement.
+	trustStatement := func(tp template) map[string]any {
+		st, _ := list(obj(props(tp, schedulerRole), "AssumeRolePolicyDocument")["Statement"])[0].(map[string]any)
+		return st
+	}
+	roleStatement := func(tp template) map[string]any {
+		pol := list(props(tp, schedulerRole)["Policies"])[0]
+		st, _ := list(obj(pol, "PolicyDocument")["Statement"])[0].(map[string]any)
+		return st
 	}
 	setDefault := func(tp template, param string, v any) {
 		obj(obj(tp, "Parameters"), param)["Default"] = v
@@ -866,7 +1266,36 @@ func TestChecksCatchBrokenTemplates(t *testing.T) {
 		}, "AWSLambdaSQSQueueExecutionRole"},
 		{"worker re-enqueues elsewhere", checkSQSEventSources, func(tp template) {
 			env(tp, pushWorker)["OFFPUSH_QUEUE_URL"] = map[string]any{"Ref": bulkDLQ}
-		}, "OFFPUSH_QUEUE_URL = map[Ref:BulkDeadLetterQueue], want Ref of the queue it consumes"},
+		}, "MessagePushFunction: no *_QUEUE_URL variable is Ref BulkQueue, the queue it consumes"},
+		{"planner hands tasks back elsewhere", checkSQSEventSources, func(tp template) {
+			env(tp, broadcaster)["OFFPUSH_PLAN_QUEUE_URL"] = map[string]any{"Ref": planDLQ}
+		}, "BroadcastFunction: no *_QUEUE_URL variable is Ref PlanQueue"},
+		{"planning tasks in batches", checkSQSEventSources, func(tp template) {
+			planEvent(tp)["BatchSize"] = json.Number("10")
+		}, "BroadcastFunction event PlanTasks: BatchSize: 10 is outside [1, 1]"},
+		{"plan visibility under 6 broadcast timeouts", checkSQSEventSources, func(tp template) {
+			setDefault(tp, "PlanQueueVisibilityTimeout", json.Number("900"))
+		}, "PlanQueue: VisibilityTimeout 900 s is under 6 × BroadcastFunction's Timeout (300 s)"},
+		{"broadcast timeout raised alone", checkSQSEventSources, func(tp template) {
+			setDefault(tp, "BroadcastTimeout", json.Number("600"))
+		}, "PlanQueue: VisibilityTimeout 1800 s is under 6 × BroadcastFunction's Timeout (600 s)"},
+		{"broadcast on the global timeout", checkSQSEventSources, func(tp template) {
+			delete(props(tp, broadcaster), "Timeout")
+			setDefault(tp, "PlanQueueVisibilityTimeout", json.Number("30"))
+		}, "PlanQueue: VisibilityTimeout 30 s is under 6 × BroadcastFunction's Timeout (10 s)"},
+		{"planning queue without dead-letter queue", checkSQSEventSources, func(tp template) {
+			delete(props(tp, planQueue), "RedrivePolicy")
+		}, "PlanQueue: consumed by BroadcastFunction but has no RedrivePolicy"},
+		{"planning concurrency unbounded", checkSQSEventSources, func(tp template) {
+			delete(planEvent(tp), "ScalingConfig")
+		}, "BroadcastFunction event PlanTasks: no ScalingConfig.MaximumConcurrency"},
+		{"broadcast polls every queue", checkSQSEventSources, func(tp template) {
+			st := statement(tp, broadcaster, "ConsumeOnlyPlanQueue")
+			st["NotResource"] = []any{st["NotResource"], map[string]any{"Fn::GetAtt": []any{bulkQueue, "Arn"}}}
+		}, "BroadcastFunction: SAM grants it"},
+		{"planning queue event source gone", checkSQSEventSources, func(tp template) {
+			delete(obj(props(tp, broadcaster), "Events"), "PlanTasks")
+		}, "BroadcastFunction: no SQS event source on PlanQueue"},
 		{"queue event source gone", checkSQSEventSources, func(tp template) {
 			delete(obj(props(tp, pushWorker), "Events"), "BulkBatches")
 		}, "MessagePushFunction: no SQS event source"},
@@ -905,6 +1334,24 @@ func TestChecksCatchBrokenTemplates(t *testing.T) {
 		{"no queue URL output", checkQueues, func(tp template) {
 			delete(obj(tp, "Outputs"), "BulkDeadLetterQueueUrl")
 		}, "output BulkDeadLetterQueueUrl = <nil>, want Ref BulkDeadLetterQueue"},
+		{"no planning queue URL output", checkQueues, func(tp template) {
+			delete(obj(tp, "Outputs"), "PlanQueueUrl")
+		}, "output PlanQueueUrl = <nil>, want Ref PlanQueue"},
+		{"planning queue gone", checkQueues, func(tp template) {
+			delete(obj(tp, "Resources"), planDLQ)
+		}, "no AWS::SQS::Queue PlanDeadLetterQueue"},
+		{"planning tasks dead-lettered with the batches", checkQueues, func(tp template) {
+			obj(props(tp, planQueue), "RedrivePolicy")["deadLetterTargetArn"] = map[string]any{"Fn::GetAtt": []any{bulkDLQ, "Arn"}}
+		}, "PlanQueue: RedrivePolicy.deadLetterTargetArn = map[Fn::GetAtt:[BulkDeadLetterQueue Arn]], want Fn::GetAtt [PlanDeadLetterQueue, Arn]"},
+		{"planning maxReceiveCount under 5", checkQueues, func(tp template) {
+			setDefault(tp, "PlanMaxReceiveCount", json.Number("1"))
+		}, "PlanQueue: RedrivePolicy.maxReceiveCount: default 1 is outside [5, 1000]"},
+		{"no alarm on the planning dead-letter queue", checkQueues, func(tp template) {
+			delete(obj(tp, "Resources"), "PlanDeadLetterAlarm")
+		}, "PlanDeadLetterQueue: no alarm"},
+		{"planning dead-letter queue unencrypted", checkQueues, func(tp template) {
+			props(tp, planDLQ)["SqsManagedSseEnabled"] = false
+		}, "PlanDeadLetterQueue: SqsManagedSseEnabled = false, want true"},
 		// Queue environment.
 		{"queue URL of another queue", checkQueueEnvironment, func(tp template) {
 			env(tp, "TokenUploadFunction")["OFFPUSH_QUEUE_URL"] = map[string]any{"Ref": bulkDLQ}
@@ -922,6 +1369,123 @@ func TestChecksCatchBrokenTemplates(t *testing.T) {
 		{"local queue with a queue URL", checkQueueEnvironment, func(tp template) {
 			env(tp, pushWorker)["OFFPUSH_QUEUE"] = "local"
 		}, "MessagePushFunction: OFFPUSH_QUEUE = local with OFFPUSH_QUEUE_URL set, want sqs"},
+		{"plan queue URL of the bulk queue", checkQueueEnvironment, func(tp template) {
+			env(tp, broadcaster)["OFFPUSH_PLAN_QUEUE_URL"] = map[string]any{"Ref": bulkQueue}
+		}, "BroadcastFunction: OFFPUSH_PLAN_QUEUE_URL = map[Ref:BulkQueue], want Ref PlanQueue"},
+		{"plan queue URL without send rights", checkQueueEnvironment, func(tp template) {
+			statement(tp, broadcaster, "QueueSend")["Resource"] = map[string]any{"Fn::GetAtt": []any{bulkQueue, "Arn"}}
+		}, "BroadcastFunction: OFFPUSH_PLAN_QUEUE_URL names PlanQueue, but it may not sqs:SendMessage there"},
+		{"batches enqueued elsewhere", checkQueueEnvironment, func(tp template) {
+			env(tp, broadcaster)["OFFPUSH_QUEUE_URL"] = map[string]any{"Ref": planQueue}
+		}, "BroadcastFunction: OFFPUSH_QUEUE_URL = map[Ref:PlanQueue], want Ref BulkQueue"},
+		// broadcast grants.
+		{"broadcast writes users", checkBroadcastGrants, func(tp template) {
+			st := statement(tp, broadcaster, "Users")
+			st["Action"] = append(list(st["Action"]), "dynamodb:UpdateItem")
+		}, "BroadcastFunction: allows dynamodb:UpdateItem on UsersTable, which it has no use for"},
+		{"broadcast cannot scan", checkBroadcastGrants, func(tp template) {
+			statement(tp, broadcaster, "Users")["Action"] = "dynamodb:GetItem"
+		}, "BroadcastFunction: does not allow dynamodb:Scan on UsersTable"},
+		{"broadcast drains the bulk queue", checkBroadcastGrants, func(tp template) {
+			st := statement(tp, broadcaster, "PlanQueueConsume")
+			st["Resource"] = []any{st["Resource"], map[string]any{"Fn::GetAtt": []any{bulkQueue, "Arn"}}}
+		}, "BroadcastFunction: allows sqs:ReceiveMessage on BulkQueue"},
+		{"broadcast cannot enqueue batches", checkBroadcastGrants, func(tp template) {
+			statement(tp, broadcaster, "QueueSend")["Resource"] = map[string]any{"Fn::GetAtt": []any{planQueue, "Arn"}}
+		}, "BroadcastFunction: does not allow sqs:SendMessage on BulkQueue"},
+		{"broadcast tags schedules", checkBroadcastGrants, func(tp template) {
+			st := statement(tp, broadcaster, "Schedules")
+			st["Action"] = append(list(st["Action"]), "scheduler:TagResource")
+		}, "allows scheduler:TagResource on arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/${BroadcastScheduleGroup}/*"},
+		{"schedules of every group", checkBroadcastGrants, func(tp template) {
+			statement(tp, broadcaster, "Schedules")["Resource"] = map[string]any{"Fn::Sub": "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/*"}
+		}, "does not allow scheduler:CreateSchedule on arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/${BroadcastScheduleGroup}/*"},
+		// Scheduler and IAM resources in function policies.
+		{"scheduler actions on every schedule", checkPolicies, func(tp template) {
+			statement(tp, broadcaster, "Schedules")["Resource"] = map[string]any{"Fn::Sub": "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/*"}
+		}, "BroadcastFunction: scheduler resource map[Fn::Sub:arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/*]: want Fn::Sub"},
+		{"scheduler actions on the group itself", checkPolicies, func(tp template) {
+			statement(tp, broadcaster, "Schedules")["Resource"] = map[string]any{"Fn::GetAtt": []any{scheduleGroup, "Arn"}}
+		}, "BroadcastFunction: scheduler resource"},
+		{"PassRole without PassedToService", checkPolicies, func(tp template) {
+			delete(statement(tp, broadcaster, "PassSchedulerRole"), "Condition")
+		}, "BroadcastFunction: iam:PassRole without Condition StringEquals iam:PassedToService"},
+		{"PassRole on every role", checkPolicies, func(tp template) {
+			statement(tp, broadcaster, "PassSchedulerRole")["Resource"] = map[string]any{"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"}
+		}, "BroadcastFunction: iam resource"},
+		{"other IAM actions", checkPolicies, func(tp template) {
+			statement(tp, broadcaster, "PassSchedulerRole")["Action"] = []any{"iam:PassRole", "iam:GetRole"}
+		}, "BroadcastFunction: action iam:GetRole: a function may only iam:PassRole"},
+		{"a service with no rule", checkPolicies, func(tp template) {
+			st := statement(tp, broadcaster, "AdminKeys")
+			st["Action"] = "lambda:InvokeFunction"
+			st["Resource"] = map[string]any{"Fn::GetAtt": []any{broadcaster, "Arn"}}
+		}, "BroadcastFunction: lambda resource map[Fn::GetAtt:[BroadcastFunction Arn]]: no rule here for lambda resources"},
+		// Admin label routes.
+		{"no tags route", checkAdminLabelGrants, func(tp template) {
+			delete(obj(props(tp, "AdminFunction"), "Events"), "PutUserTags")
+		}, "AdminFunction: no HttpApi event for PUT /v1/users/{userId}/tags"},
+		{"no condition check on the user", checkAdminLabelGrants, func(tp template) {
+			st := statement(tp, "AdminFunction", "Users")
+			st["Action"] = slices.DeleteFunc(slices.Clone(list(st["Action"])), func(a any) bool { return a == "dynamodb:ConditionCheckItem" })
+		}, "AdminFunction: does not allow dynamodb:ConditionCheckItem on UsersTable"},
+		{"no index deletes", checkAdminLabelGrants, func(tp template) {
+			st := statement(tp, "AdminFunction", "Index")
+			st["Action"] = slices.DeleteFunc(slices.Clone(list(st["Action"])), func(a any) bool { return a == "dynamodb:DeleteItem" })
+		}, "AdminFunction: does not allow dynamodb:DeleteItem on IndexTable"},
+		// Schedules.
+		{"role assumable by Lambda", checkSchedules, func(tp template) {
+			trustStatement(tp)["Principal"] = map[string]any{"Service": "lambda.amazonaws.com"}
+		}, "BroadcastSchedulerRole: trust policy Principal = map[Service:lambda.amazonaws.com], want {Service: scheduler.amazonaws.com} only"},
+		{"role assumable by anyone too", checkSchedules, func(tp template) {
+			trustStatement(tp)["Principal"] = map[string]any{"Service": []any{schedulerService, "events.amazonaws.com"}}
+		}, "BroadcastSchedulerRole: trust policy Principal"},
+		{"role without SourceAccount", checkSchedules, func(tp template) {
+			delete(obj(trustStatement(tp), "Condition")["StringEquals"].(map[string]any), "aws:SourceAccount")
+		}, "BroadcastSchedulerRole: trust policy without Condition StringEquals aws:SourceAccount"},
+		{"role without any condition", checkSchedules, func(tp template) {
+			delete(trustStatement(tp), "Condition")
+		}, "aws:SourceArn = Fn::GetAtt [BroadcastScheduleGroup, Arn]"},
+		{"role invokes every function", checkSchedules, func(tp template) {
+			roleStatement(tp)["Resource"] = map[string]any{"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:*"}
+		}, "BroadcastSchedulerRole: lambda:InvokeFunction on map[Fn::Sub:arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:*]"},
+		{"role does more", checkSchedules, func(tp template) {
+			roleStatement(tp)["Action"] = []any{"lambda:InvokeFunction", "sqs:SendMessage"}
+		}, "BroadcastSchedulerRole: allows [lambda:InvokeFunction sqs:SendMessage]: want lambda:InvokeFunction only"},
+		{"role with a managed policy", checkSchedules, func(tp template) {
+			props(tp, schedulerRole)["ManagedPolicyArns"] = []any{"arn:aws:iam::aws:policy/service-role/AWSLambdaRole"}
+		}, "BroadcastSchedulerRole: ManagedPolicyArns is set"},
+		{"role names the function by GetAtt", checkSchedules, func(tp template) {
+			roleStatement(tp)["Resource"] = map[string]any{"Fn::GetAtt": []any{broadcaster, "Arn"}}
+		}, "BroadcastSchedulerRole: refers to BroadcastFunction by Ref or Fn::GetAtt: a circular reference"},
+		{"function without a fixed name", checkSchedules, func(tp template) {
+			delete(props(tp, broadcaster), "FunctionName")
+		}, "BroadcastFunction: FunctionName = <nil>, want Fn::Sub ${AWS::StackName}-broadcast"},
+		{"target ARN of another name", checkSchedules, func(tp template) {
+			env(tp, broadcaster)["OFFPUSH_SCHEDULER_TARGET_ARN"] = map[string]any{"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-broadcaster"}
+		}, "BroadcastFunction: OFFPUSH_SCHEDULER_TARGET_ARN"},
+		{"target ARN by GetAtt", checkSchedules, func(tp template) {
+			env(tp, broadcaster)["OFFPUSH_SCHEDULER_TARGET_ARN"] = map[string]any{"Fn::GetAtt": []any{broadcaster, "Arn"}}
+		}, "BroadcastFunction: its environment refers to the function itself"},
+		{"role ARN of another role", checkSchedules, func(tp template) {
+			env(tp, broadcaster)["OFFPUSH_SCHEDULER_ROLE_ARN"] = "arn:aws:iam::123456789012:role/other"
+		}, "BroadcastFunction: OFFPUSH_SCHEDULER_ROLE_ARN = arn:aws:iam::123456789012:role/other, want Fn::GetAtt [BroadcastSchedulerRole, Arn]"},
+		{"schedule group not named", checkSchedules, func(tp template) {
+			delete(env(tp, broadcaster), "OFFPUSH_SCHEDULE_GROUP")
+		}, "BroadcastFunction: OFFPUSH_SCHEDULE_GROUP = <nil>, want Ref BroadcastScheduleGroup"},
+		{"schedule group of a fixed name", checkSchedules, func(tp template) {
+			props(tp, scheduleGroup)["Name"] = "offpush-broadcasts"
+		}, "BroadcastScheduleGroup: Name = offpush-broadcasts, want Fn::Sub ${AWS::StackName}-broadcasts"},
+		{"role passed to Lambda", checkSchedules, func(tp template) {
+			obj(statement(tp, broadcaster, "PassSchedulerRole")["Condition"], "StringEquals")["iam:PassedToService"] = "lambda.amazonaws.com"
+		}, `BroadcastFunction: iam:PassRole with iam:PassedToService "lambda.amazonaws.com", want scheduler.amazonaws.com`},
+		{"another function manages schedules", checkSchedules, func(tp template) {
+			st := statement(tp, "AdminFunction", "Jobs")
+			st["Action"] = append(list(st["Action"]), "scheduler:DeleteSchedule")
+		}, "AdminFunction: allows scheduler:DeleteSchedule: only BroadcastFunction manages schedules"},
+		{"no schedule group output", checkSchedules, func(tp template) {
+			delete(obj(tp, "Outputs"), "ScheduleGroupName")
+		}, "output ScheduleGroupName = <nil>, want Ref BroadcastScheduleGroup"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -968,9 +1532,10 @@ func TestHttpApi(t *testing.T) {
 }
 
 // TestSampleEvents checks infra/events/*.json, the events for sam local
-// invoke -e: API Gateway v2 requests whose routes the template serves, and
-// SQS events (a top-level "Records") carrying bulk-job batches to a function
-// with an SQS event source.
+// invoke -e: API Gateway v2 requests whose routes the template serves, SQS
+// events (a top-level "Records") carrying bulk-job batches or planning tasks
+// to a function consuming that queue, and EventBridge Scheduler's invocation
+// of broadcast ({"scheduledBroadcast": id}).
 func TestSampleEvents(t *testing.T) {
 	tp := loadTemplate(t)
 	served := routes(t, tp)
@@ -981,55 +1546,77 @@ func TestSampleEvents(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("no sample events in infra/events")
 	}
-	var sqsSamples int
+	kinds := map[string]int{}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			raw, err := os.ReadFile(f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var top map[string]json.RawMessage
-			if err := json.Unmarshal(raw, &top); err != nil {
-				t.Fatalf("not a JSON object: %v", err)
-			}
-			if _, ok := top["Records"]; ok {
-				sqsSamples++
-				checkSQSSample(t, tp, raw)
-				return
-			}
-			dec := json.NewDecoder(bytes.NewReader(raw))
-			dec.DisallowUnknownFields()
-			var ev events.APIGatewayV2HTTPRequest
-			if err := dec.Decode(&ev); err != nil {
-				t.Fatalf("not an APIGatewayV2HTTPRequest: %v", err)
-			}
-			if ev.Version != "2.0" {
-				t.Errorf("version = %q, want 2.0", ev.Version)
-			}
-			if _, ok := served[ev.RouteKey]; !ok {
-				t.Errorf("routeKey %q is not a route of template.yaml", ev.RouteKey)
-			}
-			method, route, _ := strings.Cut(ev.RouteKey, " ")
-			path := route
-			for k, v := range ev.PathParameters {
-				path = strings.ReplaceAll(path, "{"+k+"}", v)
-			}
-			rc := ev.RequestContext
-			if rc.RouteKey != ev.RouteKey || rc.HTTP.Method != method || rc.HTTP.Path != path || ev.RawPath != path {
-				t.Errorf("routeKey %q, path parameters %v disagree with rawPath %q, requestContext %q %s %s",
-					ev.RouteKey, ev.PathParameters, ev.RawPath, rc.RouteKey, rc.HTTP.Method, rc.HTTP.Path)
-			}
-			if ev.Body != "" && !json.Valid([]byte(ev.Body)) {
-				t.Errorf("body is not JSON: %s", ev.Body)
-			}
-			if n := ev.Headers["content-length"]; n != "" && n != strconv.Itoa(len(ev.Body)) {
-				t.Errorf("content-length %s, body is %d bytes", n, len(ev.Body))
-			}
+			kind, ps := checkSample(tp, served, raw)
+			kinds[kind]++
+			report(t, ps)
 		})
 	}
-	if sqsSamples == 0 {
-		t.Error("no sample SQS event in infra/events")
+	for _, k := range []string{sampleHTTP, sampleBulk, samplePlan, sampleScheduled} {
+		if kinds[k] == 0 {
+			t.Errorf("no sample %s in infra/events", k)
+		}
 	}
+}
+
+// What a sample event is.
+const (
+	sampleHTTP      = "HTTP API request"
+	sampleBulk      = "SQS event of bulk batches"
+	samplePlan      = "SQS event of planning tasks"
+	sampleScheduled = "scheduler invocation"
+)
+
+// checkSample checks one sample event and says what it is.
+func checkSample(tp template, served map[string]routeTarget, raw []byte) (kind string, _ []string) {
+	var out problems
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &top); err != nil {
+		out.add("not a JSON object: %v", err)
+		return "", out
+	}
+	if _, ok := top["Records"]; ok {
+		return checkSQSSample(tp, raw)
+	}
+	if _, ok := top["scheduledBroadcast"]; ok {
+		return sampleScheduled, checkScheduledSample(tp, raw)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var ev events.APIGatewayV2HTTPRequest
+	if err := dec.Decode(&ev); err != nil {
+		out.add("not an APIGatewayV2HTTPRequest: %v", err)
+		return sampleHTTP, out
+	}
+	if ev.Version != "2.0" {
+		out.add("version = %q, want 2.0", ev.Version)
+	}
+	if _, ok := served[ev.RouteKey]; !ok {
+		out.add("routeKey %q is not a route of template.yaml", ev.RouteKey)
+	}
+	method, route, _ := strings.Cut(ev.RouteKey, " ")
+	path := route
+	for k, v := range ev.PathParameters {
+		path = strings.ReplaceAll(path, "{"+k+"}", v)
+	}
+	rc := ev.RequestContext
+	if rc.RouteKey != ev.RouteKey || rc.HTTP.Method != method || rc.HTTP.Path != path || ev.RawPath != path {
+		out.add("routeKey %q, path parameters %v disagree with rawPath %q, requestContext %q %s %s",
+			ev.RouteKey, ev.PathParameters, ev.RawPath, rc.RouteKey, rc.HTTP.Method, rc.HTTP.Path)
+	}
+	if ev.Body != "" && !json.Valid([]byte(ev.Body)) {
+		out.add("body is not JSON: %s", ev.Body)
+	}
+	if n := ev.Headers["content-length"]; n != "" && n != strconv.Itoa(len(ev.Body)) {
+		out.add("content-length %s, body is %d bytes", n, len(ev.Body))
+	}
+	return sampleHTTP, out
 }
 
 // bulkBatch is a bulk-job message body as broadcast enqueues it (the
@@ -1042,50 +1629,174 @@ type bulkBatch struct {
 	Attempt int      `json:"attempt"`
 }
 
-// checkSQSSample checks an SQS event: its records come from SQS, and each
-// body is a bulk batch.
-func checkSQSSample(t *testing.T, tp template, raw []byte) {
-	t.Helper()
-	var consumers []string
+// planTask is a planning-task message body (the broadcast package's Task).
+type planTask struct {
+	JobID    string `json:"jobId"`
+	Segment  int    `json:"segment"`
+	Segments int    `json:"segments"`
+}
+
+// consumersOf returns the functions with an SQS event source on queue q.
+func consumersOf(tp template, q string) []string {
+	var out []string
 	for _, id := range resourcesOfType(tp, "AWS::Serverless::Function") {
 		for _, ev := range obj(props(tp, id), "Events") {
-			if ev, _ := ev.(map[string]any); ev["Type"] == "SQS" {
-				consumers = append(consumers, id)
+			if ev, _ := ev.(map[string]any); ev["Type"] == "SQS" && arnOf(obj(ev, "Properties")["Queue"]) == q {
+				out = append(out, id)
 			}
 		}
 	}
-	if len(consumers) == 0 {
-		t.Error("an SQS event, but no function of template.yaml has an SQS event source")
-	}
+	return out
+}
+
+// checkSQSSample checks an SQS event: its records come from SQS, and their
+// bodies are all bulk batches or all planning tasks (those with a
+// "segments"), for a queue a function consumes.
+func checkSQSSample(tp template, raw []byte) (string, []string) {
+	var out problems
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	var ev events.SQSEvent
 	if err := dec.Decode(&ev); err != nil {
-		t.Fatalf("not an SQSEvent: %v", err)
+		out.add("not an SQSEvent: %v", err)
+		return "", out
 	}
 	if len(ev.Records) == 0 {
-		t.Fatal("no records")
+		out.add("no records")
+		return "", out
 	}
+	var kind string
 	for i, r := range ev.Records {
 		if r.EventSource != "aws:sqs" || !strings.HasPrefix(r.EventSourceARN, "arn:aws:sqs:"+r.AWSRegion+":") {
-			t.Errorf("record %d: eventSource %q, eventSourceARN %q, awsRegion %q: want an SQS queue of the region", i, r.EventSource, r.EventSourceARN, r.AWSRegion)
+			out.add("record %d: eventSource %q, eventSourceARN %q, awsRegion %q: want an SQS queue of the region", i, r.EventSource, r.EventSourceARN, r.AWSRegion)
 		}
 		if r.MessageId == "" || r.ReceiptHandle == "" || r.Attributes["ApproximateReceiveCount"] == "" {
-			t.Errorf("record %d: want messageId, receiptHandle and attributes.ApproximateReceiveCount", i)
+			out.add("record %d: want messageId, receiptHandle and attributes.ApproximateReceiveCount", i)
 		}
 		if sum := fmt.Sprintf("%x", md5.Sum([]byte(r.Body))); r.Md5OfBody != sum {
-			t.Errorf("record %d: md5OfBody %s, body's MD5 is %s", i, r.Md5OfBody, sum)
+			out.add("record %d: md5OfBody %s, body's MD5 is %s", i, r.Md5OfBody, sum)
 		}
+		var keys map[string]json.RawMessage
+		_ = json.Unmarshal([]byte(r.Body), &keys)
 		bd := json.NewDecoder(strings.NewReader(r.Body))
 		bd.DisallowUnknownFields()
-		var b bulkBatch
-		if err := bd.Decode(&b); err != nil {
-			t.Errorf("record %d: body is not a bulk batch: %v", i, err)
-			continue
+		k := sampleBulk
+		if _, ok := keys["segments"]; ok {
+			k = samplePlan
+			var task planTask
+			if err := bd.Decode(&task); err != nil {
+				out.add("record %d: body is not a planning task: %v", i, err)
+			} else if task.JobID == "" || task.Segments < 1 || task.Segment < 0 || task.Segment >= task.Segments {
+				out.add("record %d: planning task %+v: want a jobId and segment %d of %d in [0, segments)", i, task, task.Segment, task.Segments)
+			}
+		} else {
+			var b bulkBatch
+			if err := bd.Decode(&b); err != nil {
+				out.add("record %d: body is not a bulk batch: %v", i, err)
+			} else if b.JobID == "" || b.Batch < 0 || len(b.Users) == 0 || len(b.Users) > 500 || b.Attempt < 1 {
+				out.add("record %d: batch %+v: want a jobId, batch ≥ 0, 1 to 500 users and attempt ≥ 1", i, b)
+			}
 		}
-		if b.JobID == "" || b.Batch < 0 || len(b.Users) == 0 || len(b.Users) > 500 || b.Attempt < 1 {
-			t.Errorf("record %d: batch %+v: want a jobId, batch ≥ 0, 1 to 500 users and attempt ≥ 1", i, b)
+		if kind != "" && k != kind {
+			out.add("record %d: a %s among records of a %s: one queue, one kind", i, k, kind)
 		}
+		kind = k
+	}
+	q := map[string]string{sampleBulk: bulkQueue, samplePlan: planQueue}[kind]
+	if len(consumersOf(tp, q)) == 0 {
+		out.add("a %s, but no function of template.yaml consumes %s", kind, q)
+	}
+	return kind, out
+}
+
+// checkScheduledSample checks what an EventBridge Scheduler schedule hands
+// broadcast: exactly {"scheduledBroadcast": "<id>"}, to a function that
+// schedules name as their target.
+func checkScheduledSample(tp template, raw []byte) []string {
+	var out problems
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var inv struct {
+		ScheduledBroadcast string `json:"scheduledBroadcast"`
+	}
+	if err := dec.Decode(&inv); err != nil {
+		out.add("not a scheduler invocation {\"scheduledBroadcast\": id}: %v", err)
+	} else if inv.ScheduledBroadcast == "" {
+		out.add("scheduledBroadcast is empty")
+	}
+	var targets []string
+	for _, id := range resourcesOfType(tp, "AWS::Serverless::Function") {
+		if environment(tp, id)["OFFPUSH_SCHEDULER_TARGET_ARN"] != nil {
+			targets = append(targets, id)
+		}
+	}
+	if len(targets) == 0 {
+		out.add("a scheduler invocation, but no function of template.yaml is a schedule target (OFFPUSH_SCHEDULER_TARGET_ARN)")
+	}
+	return out
+}
+
+// TestSampleChecksCatchBrokenSamples proves the sample checks can fail.
+func TestSampleChecksCatchBrokenSamples(t *testing.T) {
+	sqsEvent := func(bodies ...string) string {
+		var recs []map[string]any
+		for i, b := range bodies {
+			recs = append(recs, map[string]any{
+				"messageId": fmt.Sprintf("m%d", i), "receiptHandle": "rh", "body": b,
+				"attributes":     map[string]string{"ApproximateReceiveCount": "1"},
+				"md5OfBody":      fmt.Sprintf("%x", md5.Sum([]byte(b))),
+				"eventSource":    "aws:sqs",
+				"eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
+				"awsRegion":      "us-east-1",
+			})
+		}
+		raw, err := json.Marshal(map[string]any{"Records": recs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(raw)
+	}
+	const (
+		task  = `{"jobId":"b1","segment":0,"segments":8}`
+		batch = `{"jobId":"b1","batch":0,"users":["alice"],"attempt":1}`
+	)
+	tests := []struct {
+		name   string
+		mutate func(template) // nil: the template as it is
+		sample string
+		want   string
+	}{
+		{"scheduler invocation with another field", nil, `{"scheduledBroadcast":"b1","at":"now"}`, `unknown field "at"`},
+		{"scheduler invocation without an ID", nil, `{"scheduledBroadcast":""}`, "scheduledBroadcast is empty"},
+		{"scheduler invocation, no schedule target", func(tp template) {
+			delete(obj(obj(props(tp, broadcaster), "Environment"), "Variables"), "OFFPUSH_SCHEDULER_TARGET_ARN")
+		}, `{"scheduledBroadcast":"b1"}`, "no function of template.yaml is a schedule target"},
+		{"planning task past its last segment", nil, sqsEvent(`{"jobId":"b1","segment":8,"segments":8}`), "segment 8 of 8"},
+		{"planning task without a job", nil, sqsEvent(`{"segment":0,"segments":1}`), "want a jobId"},
+		{"planning task with another field", nil, sqsEvent(`{"jobId":"b1","segment":0,"segments":1,"users":[]}`), "body is not a planning task"},
+		{"planning task, no planning queue consumer", func(tp template) {
+			delete(obj(props(tp, broadcaster), "Events"), "PlanTasks")
+		}, sqsEvent(task), "no function of template.yaml consumes PlanQueue"},
+		{"bulk batch, no bulk queue consumer", func(tp template) {
+			delete(obj(props(tp, pushWorker), "Events"), "BulkBatches")
+		}, sqsEvent(batch), "no function of template.yaml consumes BulkQueue"},
+		{"planning task among bulk batches", nil, sqsEvent(batch, task), "one queue, one kind"},
+		{"bulk batch without users", nil, sqsEvent(`{"jobId":"b1","batch":0,"users":[],"attempt":1}`), "1 to 500 users"},
+		{"md5 of another body", nil, strings.Replace(sqsEvent(task), `"segments\":8`, `"segments\":7`, 1), "md5OfBody"},
+		{"HTTP request of no route", nil, `{"version":"2.0","routeKey":"POST /v1/campaigns","rawPath":"/v1/campaigns","requestContext":{"routeKey":"POST /v1/campaigns","http":{"method":"POST","path":"/v1/campaigns"}}}`,
+			`routeKey "POST /v1/campaigns" is not a route`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tp := loadTemplate(t)
+			if tc.mutate != nil {
+				tc.mutate(tp)
+			}
+			_, got := checkSample(tp, routes(t, tp), []byte(tc.sample))
+			if !slices.ContainsFunc(got, func(p string) bool { return strings.Contains(p, tc.want) }) {
+				t.Errorf("no problem says %q:\n%s", tc.want, strings.Join(got, "\n"))
+			}
+		})
 	}
 }
 
@@ -1195,8 +1906,8 @@ func statement(tp template, id, sid string) map[string]any {
 }
 
 // grants maps each resource a function's Allow statements name (a logical
-// ID, for Fn::GetAtt [X, Arn] and Ref X) to the actions allowed on it,
-// sorted.
+// ID, for Fn::GetAtt [X, Arn] and Ref X; the string of an Fn::Sub) to the
+// actions allowed on it, sorted.
 func grants(tp template, id string) map[string][]string {
 	out := map[string][]string{}
 	for _, st := range policyStatements(tp, id) {
@@ -1207,6 +1918,9 @@ func grants(tp template, id string) map[string][]string {
 			key := arnOf(r)
 			if key == "" {
 				key = refName(r)
+			}
+			if key == "" {
+				key = subOf(r)
 			}
 			if key == "" {
 				key = fmt.Sprint(r)
@@ -1238,6 +1952,45 @@ func arnOf(v any) string {
 		}
 	}
 	return ""
+}
+
+// subOf returns S of {"Fn::Sub": S} (a string), else "".
+func subOf(v any) string {
+	m, _ := v.(map[string]any)
+	s, _ := m["Fn::Sub"].(string)
+	if len(m) != 1 {
+		return ""
+	}
+	return s
+}
+
+// schedulesOf is the Fn::Sub string of the ARNs of every schedule in the
+// schedule group with logical ID group.
+func schedulesOf(group string) string {
+	return "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/${" + group + "}/*"
+}
+
+var subSchedules = regexp.MustCompile(`^arn:\$\{AWS::Partition\}:scheduler:\$\{AWS::Region\}:\$\{AWS::AccountId\}:schedule/\$\{([A-Za-z0-9]+)\}/\*$`)
+
+// scheduleGroupOf returns G of Fn::Sub schedulesOf(G), else "".
+func scheduleGroupOf(v any) string {
+	if m := subSchedules.FindStringSubmatch(subOf(v)); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// functionARN is the Fn::Sub string of the ARN of the function named by the
+// Fn::Sub string name.
+func functionARN(name string) string {
+	return "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:" + name
+}
+
+// passedTo returns the service a PassRole statement's Condition
+// StringEquals iam:PassedToService names, else "".
+func passedTo(st map[string]any) string {
+	s, _ := obj(obj(st, "Condition"), "StringEquals")["iam:PassedToService"].(string)
+	return s
 }
 
 // sortedKeys returns the keys of m in order.

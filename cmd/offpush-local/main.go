@@ -115,7 +115,7 @@ func serve(ctx context.Context, getenv func(string) string, out io.Writer, ready
 	defer plans.Close(context.Background())
 	planner = broadcast.NewPlanner(broadcast.PlannerConfig{Store: st, Batches: bulk, Tasks: plans, Log: e.Log, Segments: e.PlanSegments})
 	var bsvc *broadcast.Service
-	sched := broadcast.NewLocalScheduler(func(ctx context.Context, id string) error { return bsvc.Fire(ctx, id) }, e.Log)
+	sched := broadcast.NewLocalScheduler(func(ctx context.Context, id string, at time.Time) error { return bsvc.Fire(ctx, id, at) }, e.Log)
 	defer sched.Close()
 	bsvc = broadcast.NewService(st, planner, sched, nil)
 	if err := bsvc.Restore(ctx); err != nil {

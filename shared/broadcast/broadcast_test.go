@@ -384,11 +384,11 @@ func TestScheduledAndCampaigns(t *testing.T) {
 	if err != nil || v.Status != store.JobScheduled || e.sched.scheduled[v.BroadcastID] != "at(2026-11-21T11:00:00) UTC" {
 		t.Fatalf("sendAt: %+v %v %v", v, err, e.sched.scheduled)
 	}
-	if err := e.svc.Fire(ctx, v.BroadcastID); err != nil {
+	if err := e.svc.Fire(ctx, v.BroadcastID, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	e.q.drain(t, ctx)
-	if err := e.svc.Fire(ctx, v.BroadcastID); err != nil { // a repeated firing
+	if err := e.svc.Fire(ctx, v.BroadcastID, time.Time{}); err != nil { // a repeated firing
 		t.Fatal(err)
 	}
 	e.q.drain(t, ctx)
@@ -401,11 +401,11 @@ func TestScheduledAndCampaigns(t *testing.T) {
 		t.Fatalf("cron: %+v %v", c, err)
 	}
 	e.q.batches = nil
-	e.svc.Fire(ctx, c.BroadcastID)
-	e.svc.Fire(ctx, c.BroadcastID) // the same minute: one run
+	e.svc.Fire(ctx, c.BroadcastID, time.Time{})
+	e.svc.Fire(ctx, c.BroadcastID, time.Time{}) // the same minute: one run
 	e.q.drain(t, ctx)
 	e.clock.Advance(24 * time.Hour)
-	e.svc.Fire(ctx, c.BroadcastID) // the next day: a second run
+	e.svc.Fire(ctx, c.BroadcastID, time.Time{}) // the next day: a second run
 	e.q.drain(t, ctx)
 	runs, _ := e.svc.List(ctx, "")
 	n := 0
@@ -510,7 +510,7 @@ func TestParseSchedule(t *testing.T) {
 
 func TestLocalSchedulerFiresOnce(t *testing.T) {
 	fired := make(chan string, 4)
-	l := NewLocalScheduler(func(_ context.Context, id string) error { fired <- id; return nil }, slog.New(slog.DiscardHandler))
+	l := NewLocalScheduler(func(_ context.Context, id string, _ time.Time) error { fired <- id; return nil }, slog.New(slog.DiscardHandler))
 	defer l.Close()
 	at := time.Now().Add(1500 * time.Millisecond).UTC()
 	if err := l.Schedule(context.Background(), "b1", AtExpression(at), "UTC"); err != nil {
@@ -538,7 +538,7 @@ func (e every) Next(t time.Time, _ *time.Location) time.Time { return t.Add(time
 
 func TestLocalSchedulerRecurs(t *testing.T) {
 	fired := make(chan string, 16)
-	l := NewLocalScheduler(func(_ context.Context, id string) error { fired <- id; return nil }, slog.New(slog.DiscardHandler))
+	l := NewLocalScheduler(func(_ context.Context, id string, _ time.Time) error { fired <- id; return nil }, slog.New(slog.DiscardHandler))
 	defer l.Close()
 	l.arm("c1", every(150*time.Millisecond), time.UTC, time.Now(), nil)
 	for i := 0; i < 3; i++ {

@@ -10,7 +10,7 @@ import (
 // LocalScheduler fires schedules in the process: the local server's stand-in
 // for EventBridge Scheduler, with the same expressions.
 type LocalScheduler struct {
-	fire func(ctx context.Context, id string) error
+	fire func(ctx context.Context, id string, at time.Time) error
 	log  *slog.Logger
 	now  func() time.Time
 
@@ -24,7 +24,7 @@ type LocalScheduler struct {
 type armed struct{ timer *time.Timer }
 
 // NewLocalScheduler returns a scheduler calling fire at each firing.
-func NewLocalScheduler(fire func(ctx context.Context, id string) error, log *slog.Logger) *LocalScheduler {
+func NewLocalScheduler(fire func(ctx context.Context, id string, at time.Time) error, log *slog.Logger) *LocalScheduler {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -64,7 +64,7 @@ func (l *LocalScheduler) arm(id string, sched Schedule, loc *time.Location, afte
 	}
 	a := &armed{}
 	a.timer = time.AfterFunc(next.Sub(l.now()), func() {
-		if err := l.fire(context.Background(), id); err != nil {
+		if err := l.fire(context.Background(), id, next); err != nil {
 			l.log.Error("scheduled broadcast failed", "broadcastId", id, "error", err.Error())
 		}
 		l.arm(id, sched, loc, next, a)

@@ -169,7 +169,7 @@ func (s *Service) Restore(ctx context.Context) error {
 		case sp.SendAt != nil && sp.SendAt.After(s.now()):
 			err = s.sched.Schedule(ctx, j.ID, AtExpression(*sp.SendAt), "UTC")
 		case sp.SendAt != nil:
-			err = s.Fire(ctx, j.ID) // its time passed while the server was down
+			err = s.Fire(ctx, j.ID, *sp.SendAt) // its time passed while the server was down
 		}
 		if err != nil {
 			return fmt.Errorf("restore the schedule of %s: %w", j.ID, err)
@@ -227,9 +227,10 @@ func (s *Service) Cancel(ctx context.Context, id string) (View, error) {
 }
 
 // Fire runs a scheduled broadcast: a one-time broadcast starts; a cron
-// campaign starts a new run, a broadcast of its own whose ID the firing
-// time makes unique, so a repeated firing starts nothing twice.
-func (s *Service) Fire(ctx context.Context, id string) error {
+// campaign starts a new run, a broadcast of its own whose ID the firing's
+// scheduled time at makes unique (now, if at is zero), so a repeated or
+// retried firing starts nothing twice.
+func (s *Service) Fire(ctx context.Context, id string, at time.Time) error {
 	j, err := s.st.GetJob(ctx, id)
 	if err != nil {
 		return fmt.Errorf("fire broadcast %s: %w", id, err)
@@ -244,7 +245,10 @@ func (s *Service) Fire(ctx context.Context, id string) error {
 	if sp.Cron == "" {
 		return s.planner.Start(ctx, id)
 	}
-	now := s.now().UTC().Truncate(time.Minute)
+	if at.IsZero() {
+		at = s.now()
+	}
+	now := at.UTC().Truncate(time.Minute)
 	runID := id + "-" + now.Format("20060102T1504")
 	c, err := s.st.Claim(ctx, "run#"+runID, now.Add(dedupWindow))
 	if err != nil || !c.Claimed {

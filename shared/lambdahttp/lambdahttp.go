@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -55,9 +56,11 @@ type SQSHandler func(ctx context.Context, ev events.SQSEvent) events.SQSEventRes
 // mapping), scheduled-broadcast invocations (EventBridge Scheduler), and
 // anything else as an HTTP API request.
 type Events struct {
-	HTTP      http.Handler
-	SQS       SQSHandler
-	Scheduled func(ctx context.Context, broadcastID string) error
+	HTTP http.Handler
+	SQS  SQSHandler
+	// Scheduled gets the broadcast a schedule fired and the firing's
+	// scheduled time (zero if the event had none).
+	Scheduled func(ctx context.Context, broadcastID string, at time.Time) error
 }
 
 // Handler returns the Lambda handler.
@@ -68,9 +71,12 @@ func (e Events) Handler() func(ctx context.Context, raw json.RawMessage) (any, e
 			Records []struct {
 				EventSource string `json:"eventSource"`
 			} `json:"Records"`
-			ScheduledBroadcast string `json:"scheduledBroadcast"`
+			ScheduledBroadcast string    `json:"scheduledBroadcast"`
+			ScheduledTime      time.Time `json:"scheduledTime"`
 		}
-		_ = json.Unmarshal(raw, &probe)
+		if err := json.Unmarshal(raw, &probe); err != nil && probe.ScheduledBroadcast != "" {
+			return nil, fmt.Errorf("decode scheduler event: %w", err)
+		}
 		switch {
 		case e.SQS != nil && len(probe.Records) > 0 && probe.Records[0].EventSource == "aws:sqs":
 			var ev events.SQSEvent
@@ -79,7 +85,7 @@ func (e Events) Handler() func(ctx context.Context, raw json.RawMessage) (any, e
 			}
 			return e.SQS(ctx, ev), nil
 		case e.Scheduled != nil && probe.ScheduledBroadcast != "":
-			return map[string]string{"broadcastId": probe.ScheduledBroadcast}, e.Scheduled(ctx, probe.ScheduledBroadcast)
+			return map[string]string{"broadcastId": probe.ScheduledBroadcast}, e.Scheduled(ctx, probe.ScheduledBroadcast, probe.ScheduledTime)
 		}
 		var req events.APIGatewayV2HTTPRequest
 		if err := json.Unmarshal(raw, &req); err != nil {
