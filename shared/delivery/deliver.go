@@ -260,7 +260,7 @@ func (dl *Deliverer) Deliver(ctx context.Context, m *push.Message, users []strin
 		}
 	}
 	resp.Summary = summarize(resp)
-	dl.log.InfoContext(ctx, "push delivered", "requestId", m.ID, "users", resp.Summary.Users, "devices", resp.Summary.Devices,
+	dl.log.InfoContext(ctx, "push delivered", "pushId", m.ID, "users", resp.Summary.Users, "devices", resp.Summary.Devices,
 		"sent", resp.Summary.Sent, "skipped", resp.Summary.Skipped, "failed", resp.Summary.Failed,
 		"durationMs", dl.now().Sub(start).Milliseconds())
 	return resp, nil

@@ -75,7 +75,7 @@ func (dl *Deliverer) Push(ctx context.Context, r Request) (*Response, error) {
 			if err := dl.store.Complete(ctx, key, encodeResponse(resp), dl.now().Add(DedupWindow)); err != nil {
 				// The push went out; failing to remember it only weakens
 				// deduplication, so the caller still gets the result.
-				dl.log.WarnContext(ctx, "push result not kept for deduplication", "requestId", m.ID, "error", err.Error())
+				dl.log.WarnContext(ctx, "push result not kept for deduplication", "pushId", m.ID, "error", err.Error())
 			}
 			return resp, nil
 		case c.Done:

@@ -258,8 +258,13 @@ func Segment(userID string, segments int) int {
 	return int(h % uint32(segments))
 }
 
-// JobRetention is how long a job's content is kept.
+// JobRetention is how long a job is kept once it runs (a scheduled job is
+// kept until it does).
 const JobRetention = 14 * 24 * time.Hour
+
+// ListRetention is how long an explicit audience list is kept: beyond the
+// latest sendAt (a year ahead), it bounds a campaign with a list.
+const ListRetention = 400 * 24 * time.Hour
 
 // Claim is the state of a once-only record.
 type Claim struct {

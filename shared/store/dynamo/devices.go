@@ -230,7 +230,15 @@ func (s *Store) upsertWrites(u userItem, owner *store.TokenOwner, plan store.Ups
 		upd.Remove(e.name(deviceAttr(id)))
 	}
 	upd.Set(e.name(attrVer), e.value(num(next)))
-	upd.Set(e.name(attrExpiresAt), e.value(num(userExpiry(devicesAfter(u.devices, plan.Remove, plan.Put)))))
+	// The TTL follows the latest upload, unless the user has tags or
+	// attributes: those outlive devices. labelVer makes the upload plan
+	// again if a tag or attribute write got in between.
+	if u.labeled() {
+		upd.Remove(e.name(attrExpiresAt))
+	} else {
+		upd.Set(e.name(attrExpiresAt), e.value(num(userExpiry(devicesAfter(u.devices, plan.Remove, plan.Put)))))
+	}
+	cond += " AND " + u.labelCond(e)
 	items = append(items, types.TransactWriteItem{Update: &types.Update{
 		TableName:                 &s.users,
 		Key:                       userKey(u.userID),

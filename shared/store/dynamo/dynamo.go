@@ -10,15 +10,30 @@
 //     one GetItem. ver counts the writes that add or remove devices, move or
 //     clear tokens, or kick, and guards them against each other; expiresAt
 //     (TTL) follows the latest token upload. A device's last push result is
-//     the map lastResult inside its dev#<deviceId> map.
-//   - {prefix}index, key pk/sk: token → owner entries (pk tok#<sha256>).
+//     the map lastResult inside its dev#<deviceId> map. Tags are the string
+//     set tags, attributes the map attrs (name → value), both absent when
+//     empty; labelVer counts their writes. A user with tags or attributes
+//     has no expiresAt (they outlive devices; its expired devices are
+//     ignored on read and dropped by its next upload), and a user may have
+//     them and no device, nor ver.
+//   - {prefix}index, key pk/sk: token → owner entries (pk tok#<sha256>,
+//     sk -), and tag and attribute memberships (pk tag#<tag> or
+//     attr#<name>=<value>, sk the user ID).
 //   - {prefix}jobs, key pk/sk: certificates (pk cert) and their ID counter,
 //     vendor access tokens (pk vtoken#<key>), captured requests (pk
-//     captured) and once-only records (pk claim#<key>).
+//     captured), once-only records (pk claim#<key>), bulk jobs (pk
+//     job#<id>: content as JSON, status and counters as attributes) and
+//     their listing (pk jobs, sk <created ms>#<id>), planner checkpoints
+//     (pk ckpt#<jobId>, sk segment), explicit audience chunks (pk
+//     jobusers#<jobId>, sk chunk number) and the deployment's attribute
+//     names (pk attrnames).
 //
 // A token upload is one BatchGetItem and one TransactWriteItems. A 500-user
 // push batch is read with five BatchGetItem and its results recorded with
-// five TransactWriteItems.
+// five TransactWriteItems. A job's counters change with one UpdateItem
+// (ADD); a tag change is one GetItem and one TransactWriteItems; everyone
+// is read with a parallel Scan of the users table, a tag or attribute
+// audience with one Query per key.
 package dynamo
 
 import (
@@ -48,6 +63,7 @@ type API interface {
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)

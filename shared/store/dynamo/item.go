@@ -18,6 +18,7 @@ import (
 const (
 	attrUserID    = "userId"
 	attrVer       = "ver"
+	attrLabelVer  = "labelVer"
 	attrExpiresAt = "expiresAt"
 	attrTags      = "tags"
 	attrAttrs     = "attrs"
@@ -268,6 +269,9 @@ type userItem struct {
 	devices []device.Device // every stored device, expired ones too
 	tags    []string
 	attrs   map[string]string
+	// labelVer counts the writes of tags and attributes (see labelGuard).
+	hasLabelVer bool
+	labelVer    int64
 }
 
 func parseUser(userID string, item map[string]types.AttributeValue) (userItem, error) {
@@ -278,6 +282,8 @@ func parseUser(userID string, item map[string]types.AttributeValue) (userItem, e
 	r := reader{m: item}
 	u.hasVer = r.has(attrVer)
 	u.ver = r.int(attrVer)
+	u.hasLabelVer = r.has(attrLabelVer)
+	u.labelVer = r.int(attrLabelVer)
 	if r.err != nil {
 		return u, fmt.Errorf("user %s: %w", userID, r.err)
 	}
@@ -346,6 +352,54 @@ func (u userItem) guard(e *expr) (cond string, next int64) {
 	default:
 		return e.name(attrVer) + " = " + e.value(num(u.ver)), u.ver + 1
 	}
+}
+
+// labeled reports whether the user has tags or attributes. Such an item has
+// no expiresAt: tags and attributes are the admin's and outlive devices.
+func (u userItem) labeled() bool { return len(u.tags) > 0 || len(u.attrs) > 0 }
+
+// labelCond is the condition that the item's tags and attributes are still
+// as read, whether or not the item exists.
+func (u userItem) labelCond(e *expr) string {
+	if !u.hasLabelVer {
+		return "attribute_not_exists(" + e.name(attrLabelVer) + ")"
+	}
+	return e.name(attrLabelVer) + " = " + e.value(num(u.labelVer))
+}
+
+// labelGuard is the condition that the user item is, as far as tags and
+// attributes go, still as read, and the labelVer the write sets. Writes of
+// tags and attributes bump labelVer, not ver, so clears, kicks and
+// invalidations never retry for them. Uploads check labelVer (an item's TTL
+// depends on whether it has labels), and label writes check ver only when
+// they give the item a TTL again, computed from its devices.
+func (u userItem) labelGuard(e *expr) (cond string, next int64) {
+	if !u.exists {
+		return "attribute_not_exists(" + e.name(attrUserID) + ")", 1
+	}
+	return "attribute_exists(" + e.name(attrUserID) + ") AND " + u.labelCond(e), u.labelVer + 1
+}
+
+// verCond is the condition that the devices are still as read (an
+// existing item).
+func (u userItem) verCond(e *expr) string {
+	if !u.hasVer {
+		return "attribute_not_exists(" + e.name(attrVer) + ")"
+	}
+	return e.name(attrVer) + " = " + e.value(num(u.ver))
+}
+
+// indexKeys is the set of index keys (store.TagKey, store.AttributeKey)
+// whose entries name the user.
+func (u userItem) indexKeys() map[string]bool {
+	keys := make(map[string]bool, len(u.tags)+len(u.attrs))
+	for _, t := range u.tags {
+		keys[store.TagKey(t)] = true
+	}
+	for n, v := range u.attrs {
+		keys[store.AttributeKey(n, v)] = true
+	}
+	return keys
 }
 
 // indexEntry is a token index item as read.
@@ -423,22 +477,29 @@ func (e *expr) Values() map[string]types.AttributeValue {
 
 // update collects the clauses of an update expression.
 type update struct {
-	set, remove []string
+	set, remove, add []string
 }
 
 func (u *update) Set(lhs, rhs string) { u.set = append(u.set, lhs+" = "+rhs) }
 func (u *update) Remove(path string)  { u.remove = append(u.remove, path) }
 
+// Add adds a number to an attribute (missing counts as 0) or elements to a
+// set, atomically.
+func (u *update) Add(path, value string) { u.add = append(u.add, path+" "+value) }
+
 func (u *update) String() string {
 	var b strings.Builder
-	if len(u.set) > 0 {
-		b.WriteString("SET " + strings.Join(u.set, ", "))
-	}
-	if len(u.remove) > 0 {
+	for _, c := range []struct {
+		verb    string
+		clauses []string
+	}{{"SET", u.set}, {"REMOVE", u.remove}, {"ADD", u.add}} {
+		if len(c.clauses) == 0 {
+			continue
+		}
 		if b.Len() > 0 {
 			b.WriteByte(' ')
 		}
-		b.WriteString("REMOVE " + strings.Join(u.remove, ", "))
+		b.WriteString(c.verb + " " + strings.Join(c.clauses, ", "))
 	}
 	return b.String()
 }

@@ -329,7 +329,7 @@ func (c *Client) apply(a answer, r push.Request, dry bool, targets []push.Target
 			return false
 		}
 		c.log.Warn("huawei: every token refused and the appId is not confirmed; tokens kept",
-			"appId", c.appID, "tokens", len(r.Targets), "requestId", a.requestID)
+			"appId", c.appID, "tokens", len(r.Targets), "vendorRequestId", a.requestID)
 		c.fill(results, r.Targets, push.Result{Outcome: push.Rejected, Reason: ReasonUnconfirmed, MessageID: a.requestID})
 		return !dry
 	case CodeAuth, CodeNoPermission, CodeOAuthService, CodeNoHighPriority, CodeReceipt,
