@@ -109,6 +109,9 @@ func (s *Service) Create(ctx context.Context, r Request) (_ View, err error) {
 		defer func() {
 			if err == nil {
 				_ = s.st.Complete(ctx, key, []byte(id), now.Add(dedupWindow))
+			} else {
+				// Nothing was created: free the msgRandom for a retry.
+				_ = s.st.Complete(ctx, key, nil, s.now())
 			}
 		}()
 	}

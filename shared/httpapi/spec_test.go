@@ -17,6 +17,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/offpush/offpush/shared/auth"
+	"github.com/offpush/offpush/shared/broadcast"
 	"github.com/offpush/offpush/shared/delivery"
 	"github.com/offpush/offpush/shared/device"
 	"github.com/offpush/offpush/shared/push"
@@ -100,7 +102,7 @@ func registeredRoutes(t *testing.T) []specRoute {
 	// against the real handler.
 	rec.Handle("GET /healthz", nil)
 	var d Deps
-	for _, g := range allRoutes(nil, nil) {
+	for _, g := range allRoutes(nil, nil, nil) {
 		g(rec, d)
 	}
 	var out []specRoute
@@ -144,9 +146,10 @@ func specOperations(doc *openapi3.T) []specRoute {
 	return out
 }
 
-// allRoutes are every route group, over st, pushing through p.
-func allRoutes(st store.Store, p Pusher) []Routes {
-	return []Routes{DeviceRoutes(st), StateRoutes(st), AdminRoutes(st), DevRoutes(st), PushRoutes(p)}
+// allRoutes are every route group, over st, pushing through p and
+// broadcasting through b.
+func allRoutes(st store.Store, p Pusher, b Broadcaster) []Routes {
+	return []Routes{DeviceRoutes(st), StateRoutes(st), AdminRoutes(st), DevRoutes(st), PushRoutes(p), BroadcastRoutes(b)}
 }
 
 // capturePusher is the real delivery engine over st with vendor clients in
@@ -158,6 +161,84 @@ func capturePusher(t *testing.T, st store.Store) Pusher {
 		t.Fatal(err)
 	}
 	return delivery.New(delivery.Config{Store: st, Clients: vendors.NewClients(venv, st), Log: slog.New(slog.DiscardHandler)})
+}
+
+// specBroadcaster is the real broadcast service over st. Its planner hands
+// its tasks to tasks and runs none; sched keeps the schedules it is given.
+func specBroadcaster(st store.Store, tasks *specTasks, sched *specScheduler) *broadcast.Service {
+	planner := broadcast.NewPlanner(broadcast.PlannerConfig{Store: st, Batches: &specBatches{}, Tasks: tasks,
+		Log: slog.New(slog.DiscardHandler)})
+	return broadcast.NewService(st, planner, sched, nil)
+}
+
+// specTasks is a planning queue that keeps the tasks enqueued on it.
+type specTasks struct {
+	mu    sync.Mutex
+	tasks []broadcast.Task
+}
+
+func (q *specTasks) EnqueueTask(_ context.Context, t broadcast.Task) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.tasks = append(q.tasks, t)
+	return nil
+}
+
+// of returns the tasks enqueued for a broadcast.
+func (q *specTasks) of(id string) []broadcast.Task {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []broadcast.Task
+	for _, t := range q.tasks {
+		if t.JobID == id {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// specBatches is a batch queue that keeps the batches sent to it.
+type specBatches struct {
+	mu      sync.Mutex
+	batches []delivery.Batch
+}
+
+func (q *specBatches) SendBatches(_ context.Context, batches []delivery.Batch) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.batches = append(q.batches, batches...)
+	return nil
+}
+
+// specScheduler is a broadcast.Scheduler that keeps each broadcast's
+// schedule expression and fires nothing.
+type specScheduler struct {
+	mu        sync.Mutex
+	schedules map[string]string
+}
+
+func (s *specScheduler) Schedule(_ context.Context, id, expression, timezone string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.schedules == nil {
+		s.schedules = map[string]string{}
+	}
+	s.schedules[id] = expression + " " + timezone
+	return nil
+}
+
+func (s *specScheduler) Unschedule(_ context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.schedules, id)
+	return nil
+}
+
+// of returns a broadcast's schedule: its expression and time zone, or "".
+func (s *specScheduler) of(id string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.schedules[id]
 }
 
 func sortRoutes(rs []specRoute) {
@@ -278,7 +359,7 @@ func TestSpecParsePattern(t *testing.T) {
 // 405. This covers the health check, which registeredRoutes records by hand.
 func TestSpecOperationsAreServed(t *testing.T) {
 	doc := loadSpec(t)
-	h := NewHandler(Deps{Log: slog.New(slog.DiscardHandler)}, allRoutes(nil, nil)...)
+	h := NewHandler(Deps{Log: slog.New(slog.DiscardHandler)}, allRoutes(nil, nil, nil)...)
 	sample := strings.NewReplacer("{deviceId}", "d1", "{id}", "10001", "{userId}", "alice")
 	for _, op := range specOperations(doc) {
 		req := httptest.NewRequest(op.method, specServer+sample.Replace(op.path), nil)
@@ -407,7 +488,9 @@ func TestOpenAPIResponses(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(users.Close)
-	h := NewHandler(Deps{Users: users, Admins: admins, Log: slog.New(slog.DiscardHandler)}, allRoutes(st, capturePusher(t, st))...)
+	tasks, sched := &specTasks{}, &specScheduler{}
+	h := NewHandler(Deps{Users: users, Admins: admins, Log: slog.New(slog.DiscardHandler)},
+		allRoutes(st, capturePusher(t, st), specBroadcaster(st, tasks, sched))...)
 	captured := []push.Captured{
 		{Vendor: device.APNs, CertificateID: 20001, Target: "9f3a", URL: "https://api.push.apple.com/3/device/9f3a",
 			Header: map[string]string{"apns-push-type": "alert"}, Payload: []byte(`{"aps":{"alert":{"body":"hi"}}}`), CapturedAt: time.Now()},
@@ -446,6 +529,25 @@ func TestOpenAPIResponses(t *testing.T) {
 		"id": 30001, "vendor": "huawei", "name": "huawei-prod",
 		"huawei": map[string]any{"appId": "104857600", "appSecret": "s3cret-s3cret"},
 	})
+
+	// Tags: 101 in one list, and the 100 that fill a user up.
+	manyTags := func(n int) string {
+		tags := make([]string, n)
+		for i := range tags {
+			tags[i] = fmt.Sprintf("t%03d", i)
+		}
+		return specJSON(t, map[string]any{"add": tags})
+	}
+	// ids holds broadcast IDs that steps learn; {name} in a later step's
+	// path stands for ids[name].
+	ids := map[string]string{}
+	saveID := func(name string, b map[string]any) string {
+		id, _ := b["broadcastId"].(string)
+		ids[name] = id
+		return id
+	}
+	sendAt := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	message := `"from": "admin", "msgLifeTime": 3600, "offlinePushInfo": {"desc": "Spring sale", "ext": "{\"page\":\"sale\"}"}`
 
 	steps := []specStep{
 		{name: "health", method: "GET", path: "/healthz", want: 200},
@@ -566,6 +668,65 @@ func TestOpenAPIResponses(t *testing.T) {
 			}},
 		{name: "push check unknown user", method: "GET", path: "/v1/users/nobody", auth: admin, want: 404},
 		{name: "push check with app jwt", method: "GET", path: "/v1/users/alice", auth: alice, want: 401},
+
+		// Tags and attributes.
+		{name: "tags add", method: "PUT", path: "/v1/users/alice/tags", auth: admin,
+			body: `{"add": ["vip", "trial", "beta", "vip"]}`, want: 200,
+			check: func(t *testing.T, b map[string]any) {
+				if got := fmt.Sprint(b["tags"]); got != "[beta trial vip]" {
+					t.Errorf("tags = %s, want [beta trial vip]", got)
+				}
+			}},
+		{name: "tags add and remove", method: "PUT", path: "/v1/users/alice/tags", auth: admin,
+			body: `{"add": ["gold"], "remove": ["trial", "never-set"]}`, want: 200,
+			check: func(t *testing.T, b map[string]any) {
+				if got := fmt.Sprint(b["tags"]); got != "[beta gold vip]" {
+					t.Errorf("tags = %s, want [beta gold vip]", got)
+				}
+			}},
+		{name: "tags remove all", method: "PUT", path: "/v1/users/alice/tags", auth: admin,
+			body: `{"remove": ["gold"]}`, want: 200},
+		{name: "tags over the cap", method: "PUT", path: "/v1/users/carol/tags", auth: admin,
+			body: manyTags(101), want: 400, specRejects: true},
+		{name: "tags up to the cap", method: "PUT", path: "/v1/users/carol/tags", auth: admin,
+			body: manyTags(100), want: 200},
+		{name: "tags past a user's cap", method: "PUT", path: "/v1/users/carol/tags", auth: admin,
+			body: `{"add": ["one-more"]}`, want: 400},
+		{name: "tags empty tag", method: "PUT", path: "/v1/users/alice/tags", auth: admin,
+			body: `{"add": [""]}`, want: 400, specRejects: true},
+		{name: "tags unknown field", method: "PUT", path: "/v1/users/alice/tags", auth: admin,
+			body: `{"set": ["vip"]}`, want: 400, specRejects: true},
+		{name: "tags not json", method: "PUT", path: "/v1/users/alice/tags", auth: admin, body: "add=vip",
+			contentType: "application/x-www-form-urlencoded", want: 415, specRejects: true},
+		{name: "tags unauthenticated", method: "PUT", path: "/v1/users/alice/tags", body: `{"add": ["vip"]}`, want: 401},
+		{name: "attributes set", method: "PUT", path: "/v1/users/alice/attributes", auth: admin,
+			body: `{"attributes": {"city": "sh", "level": "gold"}}`, want: 200,
+			check: func(t *testing.T, b map[string]any) {
+				if got := fmt.Sprint(b["attributes"]); got != "map[city:sh level:gold]" {
+					t.Errorf("attributes = %s", got)
+				}
+			}},
+		{name: "attributes delete", method: "PUT", path: "/v1/users/alice/attributes", auth: admin,
+			body: `{"attributes": {"level": null}}`, want: 200,
+			check: func(t *testing.T, b map[string]any) {
+				if got := fmt.Sprint(b["attributes"]); got != "map[city:sh]" {
+					t.Errorf("attributes = %s, want only city", got)
+				}
+			}},
+		{name: "attributes bad name", method: "PUT", path: "/v1/users/alice/attributes", auth: admin,
+			body: `{"attributes": {"home town": "sh"}}`, want: 400},
+		{name: "attributes empty value", method: "PUT", path: "/v1/users/alice/attributes", auth: admin,
+			body: `{"attributes": {"city": ""}}`, want: 400, specRejects: true},
+		{name: "attributes none", method: "PUT", path: "/v1/users/alice/attributes", auth: admin,
+			body: `{"attributes": {}}`, want: 400, specRejects: true},
+		{name: "attributes unauthenticated", method: "PUT", path: "/v1/users/alice/attributes",
+			body: `{"attributes": {"city": "sh"}}`, want: 401},
+		{name: "push check shows tags and attributes", method: "GET", path: "/v1/users/alice", auth: admin, want: 200,
+			check: func(t *testing.T, b map[string]any) {
+				if tags, attrs := fmt.Sprint(b["tags"]), fmt.Sprint(b["attributes"]); tags != "[beta vip]" || attrs != "map[city:sh]" {
+					t.Errorf("tags %s, attributes %s", tags, attrs)
+				}
+			}},
 		// Push.
 		{name: "push", method: "POST", path: "/v1/push", auth: admin,
 			body: `{"from": "admin", "fromNickname": "Support", "to": ["alice", "nobody"], "msgRandom": 7,
@@ -613,6 +774,135 @@ func TestOpenAPIResponses(t *testing.T) {
 		{name: "kick unknown field", method: "POST", path: "/v1/users/alice/kick", auth: admin,
 			body: `{"keep": "d1"}`, want: 400, specRejects: true},
 
+		// Broadcasts.
+		{name: "broadcast to tags", method: "POST", path: "/v1/broadcasts", auth: admin,
+			body: `{` + message + `, "audience": {"tagsOr": ["vip", "beta", "vip"]}}`, want: 202,
+			check: func(t *testing.T, b map[string]any) {
+				id := saveID("tags", b)
+				if b["status"] != "planning" || fmt.Sprint(b["audience"]) != "map[tagsOr:[beta vip]]" {
+					t.Errorf("status %v, audience %v; want planning, tagsOr [beta vip]", b["status"], b["audience"])
+				}
+				if _, ok := b["duplicate"]; ok {
+					t.Errorf("a new broadcast says duplicate: %v", b["duplicate"])
+				}
+				if n := len(tasks.of(id)); n != 1 {
+					t.Errorf("%d planning tasks, want 1", n)
+				}
+			}},
+		{name: "broadcast with msgRandom", method: "POST", path: "/v1/broadcasts", auth: admin,
+			body: `{` + message + `, "msgRandom": 99, "audience": {"attributesAnd": {"city": "sh"}}}`, want: 202,
+			check: func(t *testing.T, b map[string]any) {
+				saveID("msgRandom", b)
+				if _, ok := b["duplicate"]; ok {
+					t.Errorf("the first broadcast says duplicate: %v", b["duplicate"])
+				}
+			}},
+		{name: "broadcast with msgRandom again", method: "POST", path: "/v1/broadcasts", auth: admin,
+			body: `{` + message + `, "msgRandom": 99, "audience": {"attributesAnd": {"city": "sh"}}}`, want: 202,
+			check: func(t *testing.T, b map[string]any) {
+				if b["duplicate"] != true || b["broadcastId"] != ids["msgRandom"] {
+					t.Errorf("duplicate %v, broadcastId %v; want true, %s", b["duplicate"], b["broadcastId"], ids["msgRandom"])
+				}
+			}},
+		{name: "broadcast at a time", method: "POST", path: "/v1/broadcasts", auth: admin,
+			body: `{` + message + `, "audience": {"all": true}, "sendAt": "` + sendAt + `"}`, want: 202,
+			check: func(t *testing.T, b map[string]any) {
+				id := saveID("scheduled", b)
+				if b["status"] != "scheduled" || b["sendAt"] != sendAt || b["startedAt"] != nil {
+					t.Errorf("status %v, sendAt %v, startedAt %v; want scheduled, %s, null", b["status"], b["sendAt"], b["startedAt"], sendAt)
+				}
+				if got := sched.of(id); !strings.HasPrefix(got, "at(") {
+					t.Errorf("schedule %q, want at(...)", got)
+				}
+				if n := len(tasks.of(id)); n != 0 {
+					t.Errorf("%d planning tasks before its time", n)
+				}
+			}},
+		{name: "broadcast on a cron", method: "POST", path: "/v1/broadcasts", auth: admin,
+			body: `{` + message + `, "audience": {"tagsAnd": ["vip"]}, "cron": "cron(0 8 ? * MON-FRI *)", "timezone": "Asia/Shanghai"}`, want: 202,
+			check: func(t *testing.T, b map[string]any) {
+				id := saveID("cron", b)
+				if b["status"] != "scheduled" || b["cron"] != "cron(0 8 ? * MON-FRI *)" || b["timezone"] != "Asia/Shanghai" || b["sendAt"] != nil {
+					t.Errorf("status %v, cron %v, timezone %v, sendAt %v", b["status"], b["cron"], b["timezone"], b["sendAt"])
+				}
+				if got := sched.of(id); got != "cron(0 8 ? * MON-FRI *) Asia/Shanghai" {
+					t.Errorf("schedule %q", got)
+				}
+			}},
+		{name: "broadcast to a list", method: "POST", path: "/v1/broadcasts", auth: admin,
+			body: `{` + message + `, "audience": {"users": ["alice", "bob", "alice"]}}`, want: 202,
+			check: func(t *testing.T, b map[string]any) {
+				if got := fmt.Sprint(b["audience"]); got != "map[usersCount:2]" {
+					t.Errorf("audience %s, want only usersCount 2", got)
+				}
+			}},
+		{name: "broadcast bad audience", method: "POST", path: "/v1/broadcasts", auth: admin,
+			body: `{` + message + `, "audience": {"tagsOr": ["vip"], "attributesOr": {"city": "sh"}}}`, want: 400, specRejects: true},
+		{name: "broadcast no audience", method: "POST", path: "/v1/broadcasts", auth: admin,
+			body: `{` + message + `, "audience": {}}`, want: 400, specRejects: true},
+		{name: "broadcast bad attribute name", method: "POST", path: "/v1/broadcasts", auth: admin,
+			body: `{` + message + `, "audience": {"attributesOr": {"home town": "sh"}}}`, want: 400},
+		{name: "broadcast sendAt and cron", method: "POST", path: "/v1/broadcasts", auth: admin,
+			body: `{` + message + `, "audience": {"all": true}, "sendAt": "` + sendAt + `", "cron": "rate(1 day)"}`, want: 400},
+		{name: "broadcast bad cron", method: "POST", path: "/v1/broadcasts", auth: admin,
+			body: `{` + message + `, "audience": {"all": true}, "cron": "0 8 * * *"}`, want: 400},
+		{name: "broadcast sendAt past", method: "POST", path: "/v1/broadcasts", auth: admin,
+			body: `{` + message + `, "audience": {"all": true}, "sendAt": "2020-01-01T00:00:00Z"}`, want: 400},
+		{name: "broadcast unknown field", method: "POST", path: "/v1/broadcasts", auth: admin,
+			body: `{` + message + `, "audience": {"all": true}, "to": ["alice"]}`, want: 400, specRejects: true},
+		{name: "broadcast not json", method: "POST", path: "/v1/broadcasts", auth: admin, body: "audience=all",
+			contentType: "text/plain", want: 415, specRejects: true},
+		{name: "broadcast unauthenticated", method: "POST", path: "/v1/broadcasts",
+			body: `{` + message + `, "audience": {"all": true}}`, want: 401},
+		{name: "broadcast with app jwt", method: "POST", path: "/v1/broadcasts", auth: alice,
+			body: `{` + message + `, "audience": {"all": true}}`, want: 401},
+		{name: "list broadcasts", method: "GET", path: "/v1/broadcasts", auth: admin, want: 200,
+			check: func(t *testing.T, b map[string]any) {
+				if n := len(b["broadcasts"].([]any)); n != 5 {
+					t.Errorf("%d broadcasts, want 5", n)
+				}
+			}},
+		{name: "list scheduled broadcasts", method: "GET", path: "/v1/broadcasts?status=scheduled", auth: admin, want: 200,
+			check: func(t *testing.T, b map[string]any) {
+				var got []string
+				for _, x := range b["broadcasts"].([]any) {
+					x := x.(map[string]any)
+					got = append(got, x["broadcastId"].(string))
+					if x["status"] != "scheduled" {
+						t.Errorf("%v: status %v", x["broadcastId"], x["status"])
+					}
+				}
+				slices.Sort(got)
+				want := []string{ids["scheduled"], ids["cron"]}
+				slices.Sort(want)
+				if !slices.Equal(got, want) {
+					t.Errorf("scheduled broadcasts %v, want %v", got, want)
+				}
+			}},
+		{name: "list bad status", method: "GET", path: "/v1/broadcasts?status=done", auth: admin, want: 400, specRejects: true},
+		{name: "list broadcasts unauthenticated", method: "GET", path: "/v1/broadcasts", want: 401},
+		{name: "get broadcast", method: "GET", path: "/v1/broadcasts/{tags}", auth: admin, want: 200,
+			check: func(t *testing.T, b map[string]any) {
+				if b["broadcastId"] != ids["tags"] || b["status"] != "planning" || b["startedAt"] == nil {
+					t.Errorf("broadcastId %v, status %v, startedAt %v", b["broadcastId"], b["status"], b["startedAt"])
+				}
+			}},
+		{name: "get broadcast bad id", method: "GET", path: "/v1/broadcasts/not-an-id", auth: admin, want: 400, specRejects: true},
+		{name: "get unknown broadcast", method: "GET", path: "/v1/broadcasts/b0123456789abcdef0123", auth: admin, want: 404},
+		{name: "cancel scheduled broadcast", method: "DELETE", path: "/v1/broadcasts/{scheduled}", auth: admin, want: 200,
+			check: func(t *testing.T, b map[string]any) {
+				if b["status"] != "cancelled" || b["completedAt"] == nil {
+					t.Errorf("status %v, completedAt %v; want cancelled, set", b["status"], b["completedAt"])
+				}
+				if got := sched.of(ids["scheduled"]); got != "" {
+					t.Errorf("still scheduled: %q", got)
+				}
+			}},
+		{name: "cancel broadcast again", method: "DELETE", path: "/v1/broadcasts/{scheduled}", auth: admin, want: 409},
+		{name: "cancel unknown broadcast", method: "DELETE", path: "/v1/broadcasts/b0123456789abcdef0123", auth: admin, want: 404},
+		{name: "cancel broadcast bad id", method: "DELETE", path: "/v1/broadcasts/B0123456789ABCDEF0123", auth: admin, want: 400, specRejects: true},
+		{name: "cancel broadcast unauthenticated", method: "DELETE", path: "/v1/broadcasts/{cron}", want: 401},
+
 		// Cleanup.
 		{name: "logout", method: "DELETE", path: "/v1/devices/d1", auth: alice, want: 204},
 		{name: "logout again", method: "DELETE", path: "/v1/devices/d1", auth: alice, want: 204},
@@ -633,6 +923,9 @@ func TestOpenAPIResponses(t *testing.T) {
 	covered := map[specRoute]bool{}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
+			for name, id := range ids {
+				s.path = strings.ReplaceAll(s.path, "{"+name+"}", id)
+			}
 			in, reqErr := v.request(newSpecRequest(s))
 			if in == nil {
 				t.Fatalf("%s %s: %v", s.method, s.path, reqErr)
@@ -706,6 +999,15 @@ func TestOpenAPIResponsesCanFail(t *testing.T) {
 				"createdAt": "2026-11-21T10:00:00Z", "updatedAt": "2026-11-21T10:00:00Z"}`},
 		{name: "error without code", method: "DELETE", path: "/v1/certificates/30001", status: 404,
 			body: `{"error": {"message": "no certificate 30001"}}`},
+		{name: "broadcast without sendAt", method: "GET", path: "/v1/broadcasts/b0123456789abcdef0123", status: 200,
+			body: `{"broadcastId": "b0123456789abcdef0123", "status": "planning", "audience": {"all": true}, "cron": "",
+				"timezone": "UTC", "counts": {"users": 0, "batches": 0, "batchesDone": 0, "devices": 0, "sent": 0, "skipped": 0,
+				"failed": 0, "invalidTokens": 0}, "createdAt": "2026-11-21T10:00:00Z", "startedAt": null, "completedAt": null}`},
+		{name: "broadcast with two audiences", method: "GET", path: "/v1/broadcasts/b0123456789abcdef0123", status: 200,
+			body: `{"broadcastId": "b0123456789abcdef0123", "status": "planning", "audience": {"tagsOr": ["vip"], "usersCount": 3},
+				"sendAt": null, "cron": "", "timezone": "UTC", "counts": {"users": 0, "batches": 0, "batchesDone": 0, "devices": 0,
+				"sent": 0, "skipped": 0, "failed": 0, "invalidTokens": 0}, "createdAt": "2026-11-21T10:00:00Z", "startedAt": null,
+				"completedAt": null}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
