@@ -34,6 +34,7 @@ import (
 	"github.com/offpush/offpush/shared/httpapi"
 	"github.com/offpush/offpush/shared/pushservice"
 	"github.com/offpush/offpush/shared/queue"
+	"github.com/offpush/offpush/shared/store/embedded"
 )
 
 func main() {
@@ -93,6 +94,7 @@ func serve(ctx context.Context, getenv func(string) string, out io.Writer, ready
 	if err != nil {
 		return err
 	}
+	e.Embedded = embedded.Open
 	st, deps, closeAPI, err := e.API(ctx, config.Apps|config.Admins)
 	if err != nil {
 		return err

@@ -21,7 +21,6 @@ import (
 	"github.com/offpush/offpush/shared/auth"
 	"github.com/offpush/offpush/shared/store"
 	"github.com/offpush/offpush/shared/store/dynamo"
-	"github.com/offpush/offpush/shared/store/embedded"
 	"github.com/offpush/offpush/shared/tracing"
 )
 
@@ -174,17 +173,22 @@ func (l sdkLogger) WithContext(ctx context.Context) logging.Logger {
 	return sdkLogger{log: l.log, ctx: ctx}
 }
 
+// Embedded opens an embedded store (OFFPUSH_STORE memory or file:<path>).
+// Only the local server links one: a Lambda function's Env has none, which
+// keeps bbolt out of the function binaries.
+type Embedded func(spec string, opts store.Options) (store.Store, error)
+
 // openStore opens the store the configuration names. awsCfg is used only
-// for the DynamoDB store.
-func (c Config) openStore(ctx context.Context, awsCfg func() (aws.Config, error), opts store.Options) (store.Store, error) {
+// for the DynamoDB store; embedded, for the others.
+func (c Config) openStore(ctx context.Context, awsCfg func() (aws.Config, error), embedded Embedded, opts store.Options) (store.Store, error) {
 	if opts.MaxDevices == 0 {
 		opts.MaxDevices = c.MaxDevices
 	}
-	switch {
-	case c.Store == "memory":
-		return embedded.OpenMemory(opts), nil
-	case strings.HasPrefix(c.Store, "file:"):
-		return embedded.OpenFile(strings.TrimPrefix(c.Store, "file:"), opts)
+	if c.Store != "dynamodb" {
+		if embedded == nil {
+			return nil, fmt.Errorf("OFFPUSH_STORE=%s is for the local server; Lambda functions use dynamodb", c.Store)
+		}
+		return embedded(c.Store, opts)
 	}
 	cfg, err := awsCfg()
 	if err != nil {

@@ -22,7 +22,9 @@ type Env struct {
 	Tracer tracing.Tracer
 	// Getenv is the environment the configuration was read from.
 	Getenv func(string) string
-	aws    func() (aws.Config, error)
+	// Embedded opens the embedded stores; the local server sets it.
+	Embedded Embedded
+	aws      func() (aws.Config, error)
 }
 
 // NewEnv reads the configuration of where from getenv.
@@ -41,7 +43,7 @@ func (e *Env) AWSConfig() (aws.Config, error) { return e.aws() }
 
 // OpenStore opens the configured store.
 func (e *Env) OpenStore(ctx context.Context) (store.Store, error) {
-	return e.openStore(ctx, e.aws, store.Options{})
+	return e.openStore(ctx, e.aws, e.Embedded, store.Options{})
 }
 
 // Verifier builds the app-JWT verifier.

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/offpush/offpush/shared/cert"
@@ -432,4 +433,16 @@ func (s *Store) DeleteCertificate(_ context.Context, id int64) error {
 		return fmt.Errorf("delete certificate %d: %w", id, err)
 	}
 	return nil
+}
+
+// Open opens the embedded store named by an OFFPUSH_STORE value: "memory",
+// or "file:<path>".
+func Open(spec string, opts store.Options) (store.Store, error) {
+	switch {
+	case spec == "memory":
+		return OpenMemory(opts), nil
+	case strings.HasPrefix(spec, "file:") && len(spec) > len("file:"):
+		return OpenFile(strings.TrimPrefix(spec, "file:"), opts)
+	}
+	return nil, fmt.Errorf("embedded store %q: want memory or file:<path>", spec)
 }
