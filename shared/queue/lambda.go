@@ -2,11 +2,14 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/offpush/offpush/shared/delivery"
 )
 
 // LambdaSQS handles the records of an SQS event, at most concurrency at a
@@ -52,7 +55,11 @@ func LambdaSQS(ctx context.Context, ev events.SQSEvent, handle func(ctx context.
 		}
 		r := ev.Records[i]
 		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: r.MessageId})
-		log.ErrorContext(ctx, "queue message failed",
+		level := slog.LevelError
+		if errors.Is(err, delivery.ErrBusy) {
+			level = slog.LevelInfo // a duplicate delivery another worker is handling: it comes back later
+		}
+		log.Log(ctx, level, "queue message not handled",
 			"messageId", r.MessageId, "receiveCount", r.Attributes["ApproximateReceiveCount"], "error", err.Error())
 	}
 	return resp

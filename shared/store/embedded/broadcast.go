@@ -327,7 +327,7 @@ func (s *Store) ScanUserIDs(_ context.Context, segment, segments int, cursor str
 	var ids []string
 	var more bool
 	err := s.kv.view(func(t tx) error {
-		return t.each(bucketUsers, "", func(k string, _ []byte) error {
+		return t.eachFrom(bucketUsers, "", keyAfter(cursor), func(k string, _ []byte) error {
 			if k <= cursor || store.Segment(k, segments) != segment {
 				return nil
 			}
@@ -354,7 +354,7 @@ func (s *Store) IndexUserIDs(_ context.Context, key, after string, limit int) ([
 	var ids []string
 	var more bool
 	err := s.kv.view(func(t tx) error {
-		return t.each(bucketIndex, prefix, func(k string, _ []byte) error {
+		return t.eachFrom(bucketIndex, prefix, prefix+keyAfter(after), func(k string, _ []byte) error {
 			id := strings.TrimPrefix(k, prefix)
 			if id <= after {
 				return nil
@@ -374,6 +374,15 @@ func (s *Store) IndexUserIDs(_ context.Context, key, after string, limit int) ([
 		return ids, "", nil
 	}
 	return ids, ids[len(ids)-1], nil
+}
+
+// keyAfter is the least key greater than cursor ("" for none): where a page
+// after cursor starts.
+func keyAfter(cursor string) string {
+	if cursor == "" {
+		return ""
+	}
+	return cursor + "\x00"
 }
 
 // errStop ends an iteration early.

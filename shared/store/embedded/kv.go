@@ -6,15 +6,19 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/google/btree"
 	bolt "go.etcd.io/bbolt"
 )
 
 // kv is the small transactional key-value seam the store logic runs on:
-// an in-memory map for OFFPUSH_STORE=memory, bbolt for file:<path>.
+// maps with ordered key B-trees for OFFPUSH_STORE=memory, bbolt for
+// file:<path>.
 type kv interface {
 	update(fn func(tx) error) error
 	view(fn func(tx) error) error
@@ -29,6 +33,12 @@ type tx interface {
 	del(bucket, key string) error
 	// each visits the bucket's keys with prefix in ascending order.
 	each(bucket, prefix string, fn func(key string, value []byte) error) error
+	// eachFrom visits the bucket's keys with prefix from start (inclusive)
+	// in ascending order. It seeks to start: the keys before it are not
+	// read, so a page after a cursor costs O(log n + k).
+	eachFrom(bucket, prefix, start string, fn func(key string, value []byte) error) error
+	// eachReverse visits the bucket's keys with prefix in descending order.
+	eachReverse(bucket, prefix string, fn func(key string, value []byte) error) error
 }
 
 var buckets = []string{bucketUsers, bucketIndex, bucketCerts, bucketMeta, bucketCaptured}
@@ -41,17 +51,28 @@ const (
 	bucketCaptured = "captured"
 )
 
-// memKV keeps everything in maps. Writers are serialised; a transaction
-// stages its writes and applies them only if fn succeeds.
+// memDegree is the B-tree degree of the in-memory buckets' key order.
+const memDegree = 32
+
+// memBucket is one in-memory bucket: its values in a map, for O(1) reads,
+// and its keys in an ordered B-tree, so iteration from a key seeks rather
+// than sorting every key.
+type memBucket struct {
+	values map[string][]byte
+	keys   *btree.BTreeG[string]
+}
+
+// memKV keeps everything in memBuckets. Writers are serialised; a
+// transaction stages its writes and applies them only if fn succeeds.
 type memKV struct {
 	mu   sync.RWMutex
-	data map[string]map[string][]byte
+	data map[string]*memBucket
 }
 
 func newMemKV() *memKV {
-	m := &memKV{data: map[string]map[string][]byte{}}
+	m := &memKV{data: map[string]*memBucket{}}
 	for _, b := range buckets {
-		m.data[b] = map[string][]byte{}
+		m.data[b] = &memBucket{values: map[string][]byte{}, keys: btree.NewOrderedG[string](memDegree)}
 	}
 	return m
 }
@@ -70,11 +91,18 @@ func (m *memKV) update(fn func(tx) error) error {
 		return err
 	}
 	for b, w := range t.writes {
+		mb := m.data[b]
 		for k, v := range w {
-			if v == nil {
-				delete(m.data[b], k)
-			} else {
-				m.data[b][k] = v
+			_, had := mb.values[k]
+			switch {
+			case v == nil && had:
+				delete(mb.values, k)
+				mb.keys.Delete(k)
+			case v != nil:
+				mb.values[k] = v
+				if !had {
+					mb.keys.ReplaceOrInsert(k)
+				}
 			}
 		}
 	}
@@ -95,7 +123,10 @@ func (t *memTx) get(bucket, key string) []byte {
 			return v
 		}
 	}
-	return t.kv.data[bucket][key]
+	if mb := t.kv.data[bucket]; mb != nil {
+		return mb.values[key]
+	}
+	return nil
 }
 
 func (t *memTx) stage(bucket, key string, v []byte) error {
@@ -118,29 +149,118 @@ func (t *memTx) put(bucket, key string, value []byte) error {
 func (t *memTx) del(bucket, key string) error { return t.stage(bucket, key, nil) }
 
 func (t *memTx) each(bucket, prefix string, fn func(string, []byte) error) error {
-	seen := map[string]bool{}
+	return t.eachFrom(bucket, prefix, prefix, fn)
+}
+
+// staged returns the keys this transaction wrote in bucket that have prefix
+// and pass keep, sorted ascending (descending with desc). Iterations take
+// them once, at their start, as they take the stored keys: keys written by
+// fn during an iteration are not visited; keys deleted by it are skipped.
+func (t *memTx) staged(bucket, prefix string, keep func(string) bool, desc bool) []string {
 	var keys []string
 	for k := range t.writes[bucket] {
-		seen[k] = true
-		keys = append(keys, k)
-	}
-	for k := range t.kv.data[bucket] {
-		if !seen[k] {
+		if strings.HasPrefix(k, prefix) && keep(k) {
 			keys = append(keys, k)
 		}
 	}
 	sort.Strings(keys)
-	for _, k := range keys {
-		if len(k) < len(prefix) || k[:len(prefix)] != prefix {
-			continue
+	if desc {
+		slices.Reverse(keys)
+	}
+	return keys
+}
+
+// memWalk merges a tree walk with the transaction's staged keys (both in
+// the walk's order; before reports whether a comes first) and calls fn on
+// each key's current value, skipping deleted keys.
+type memWalk struct {
+	t      *memTx
+	bucket string
+	staged []string
+	before func(a, b string) bool
+	fn     func(string, []byte) error
+	err    error
+}
+
+func (w *memWalk) visit(k string) bool {
+	if v := w.t.get(w.bucket, k); v != nil {
+		if err := w.fn(k, v); err != nil {
+			w.err = err
+			return false
 		}
-		if v := t.get(bucket, k); v != nil {
-			if err := fn(k, v); err != nil {
-				return err
-			}
+	}
+	return true
+}
+
+// stored is called for each stored key in order; it returns false to stop.
+func (w *memWalk) stored(k string) bool {
+	for len(w.staged) > 0 && !w.before(k, w.staged[0]) {
+		s := w.staged[0]
+		w.staged = w.staged[1:]
+		if s == k {
+			break // visited below, with the staged value
+		}
+		if !w.visit(s) {
+			return false
+		}
+	}
+	return w.visit(k)
+}
+
+// rest visits the staged keys after the last stored one.
+func (w *memWalk) rest() error {
+	if w.err != nil {
+		return w.err
+	}
+	for _, s := range w.staged {
+		if !w.visit(s) {
+			return w.err
 		}
 	}
 	return nil
+}
+
+func (t *memTx) eachFrom(bucket, prefix, start string, fn func(string, []byte) error) error {
+	if start < prefix {
+		start = prefix
+	}
+	w := &memWalk{t: t, bucket: bucket, fn: fn, before: func(a, b string) bool { return a < b },
+		staged: t.staged(bucket, prefix, func(k string) bool { return k >= start }, false)}
+	if mb := t.kv.data[bucket]; mb != nil {
+		mb.keys.AscendGreaterOrEqual(start, func(k string) bool {
+			return strings.HasPrefix(k, prefix) && w.stored(k)
+		})
+	}
+	return w.rest()
+}
+
+func (t *memTx) eachReverse(bucket, prefix string, fn func(string, []byte) error) error {
+	w := &memWalk{t: t, bucket: bucket, fn: fn, before: func(a, b string) bool { return a > b },
+		staged: t.staged(bucket, prefix, func(string) bool { return true }, true)}
+	if mb := t.kv.data[bucket]; mb != nil {
+		iter := func(k string) bool { return strings.HasPrefix(k, prefix) && w.stored(k) }
+		if end, ok := prefixEnd(prefix); ok {
+			mb.keys.DescendLessOrEqual(end, func(k string) bool {
+				return k == end || iter(k) // end is the first key after the prefix's range
+			})
+		} else {
+			mb.keys.Descend(iter)
+		}
+	}
+	return w.rest()
+}
+
+// prefixEnd is the least key greater than every key with prefix; ok is
+// false when there is none (an empty prefix, or one of 0xff bytes only).
+func prefixEnd(prefix string) (string, bool) {
+	b := []byte(prefix)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < 0xff {
+			b[i]++
+			return string(b[:i+1]), true
+		}
+	}
+	return "", false
 }
 
 // boltKV keeps everything in one bbolt file.
@@ -196,9 +316,37 @@ func (t boltTx) del(bucket, key string) error {
 }
 
 func (t boltTx) each(bucket, prefix string, fn func(string, []byte) error) error {
+	return t.eachFrom(bucket, prefix, prefix, fn)
+}
+
+func (t boltTx) eachFrom(bucket, prefix, start string, fn func(string, []byte) error) error {
+	if start < prefix {
+		start = prefix
+	}
 	c := t.t.Bucket([]byte(bucket)).Cursor()
 	p := []byte(prefix)
-	for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+	for k, v := c.Seek([]byte(start)); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+		if err := fn(string(k), v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t boltTx) eachReverse(bucket, prefix string, fn func(string, []byte) error) error {
+	c := t.t.Bucket([]byte(bucket)).Cursor()
+	p := []byte(prefix)
+	var k, v []byte
+	if end, ok := prefixEnd(prefix); ok {
+		if k, v = c.Seek([]byte(end)); k == nil {
+			k, v = c.Last()
+		} else {
+			k, v = c.Prev()
+		}
+	} else {
+		k, v = c.Last()
+	}
+	for ; k != nil && bytes.HasPrefix(k, p); k, v = c.Prev() {
 		if err := fn(string(k), v); err != nil {
 			return err
 		}

@@ -91,25 +91,25 @@ func (s *Store) pruneCaptured(t tx) error {
 
 // ListCaptured implements store.Store.
 func (s *Store) ListCaptured(_ context.Context, vendor device.Vendor, limit int) ([]push.Captured, error) {
-	var all []push.Captured
+	out := []push.Captured{}
 	err := s.kv.view(func(t tx) error {
-		return t.each(bucketCaptured, "", func(_ string, raw []byte) error {
+		// Newest first, stopping at limit.
+		return t.eachReverse(bucketCaptured, "", func(_ string, raw []byte) error {
+			if len(out) >= limit {
+				return errStop
+			}
 			var c push.Captured
 			if err := json.Unmarshal(raw, &c); err != nil {
 				return err
 			}
 			if vendor == "" || c.Vendor == vendor {
-				all = append(all, c)
+				out = append(out, c)
 			}
 			return nil
 		})
 	})
-	if err != nil {
+	if err != nil && err != errStop {
 		return nil, fmt.Errorf("list captured requests: %w", err)
-	}
-	out := make([]push.Captured, 0, min(limit, len(all)))
-	for i := len(all) - 1; i >= 0 && len(out) < limit; i-- {
-		out = append(out, all[i])
 	}
 	return out, nil
 }
