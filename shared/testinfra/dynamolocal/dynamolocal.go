@@ -10,22 +10,19 @@
 package dynamolocal
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/offpush/offpush/shared/testinfra/emulator"
 )
 
 // Environment variables read by this package.
@@ -34,48 +31,33 @@ const (
 	EnvDir = "OFFPUSH_DYNAMODB_LOCAL_DIR"
 	// EnvIntegration set to "required" turns a missing emulator or java from
 	// a skip into a failure (CI sets it).
-	EnvIntegration = "OFFPUSH_INTEGRATION"
+	EnvIntegration = emulator.EnvIntegration
 )
 
-// startTimeout bounds how long the emulator may take to answer.
-const startTimeout = 30 * time.Second
-
 // server is the one emulator of this test process.
-var server struct {
-	once     sync.Once
-	mu       sync.Mutex
-	cmd      *exec.Cmd
-	exited   chan struct{}
-	workDir  string
-	endpoint string
-	skip     string // why the emulator cannot run here; set when it is not installed
-	err      error  // why it failed to start although installed
+var server = &emulator.Emulator{
+	Name:        "DynamoDB Local",
+	EnvDir:      EnvDir,
+	CacheDir:    "dynamodb-local",
+	Locate:      locate,
+	TempWorkDir: "dynamodb-local-", // the emulator writes a metadata file into its working directory
+	Ready: func(ctx context.Context, endpoint string) error {
+		client := newClient(endpoint, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
+		_, err := client.ListTables(ctx, &dynamodb.ListTablesInput{})
+		return err
+	},
 }
 
 // Main runs the tests of a package and stops the emulator afterwards, if any
 // test started it. Use it in TestMain: os.Exit(dynamolocal.Main(m)).
-func Main(m *testing.M) int {
-	code := m.Run()
-	stop()
-	return code
-}
+func Main(m *testing.M) int { return server.Main(m) }
 
 // Endpoint returns the URL of the running emulator, starting it on first use.
 // It skips the test (or fails it, when OFFPUSH_INTEGRATION=required) if the
 // emulator is not installed.
 func Endpoint(tb testing.TB) string {
 	tb.Helper()
-	server.once.Do(start)
-	if server.skip != "" {
-		if os.Getenv(EnvIntegration) == "required" {
-			tb.Fatalf("DynamoDB Local is required (%s=required) but %s; run `make tools`", EnvIntegration, server.skip)
-		}
-		tb.Skipf("DynamoDB Local not available: %s; run `make tools` to install it", server.skip)
-	}
-	if server.err != nil {
-		tb.Fatalf("DynamoDB Local: %v", server.err)
-	}
-	return server.endpoint
+	return server.Endpoint(tb)
 }
 
 // Client returns a DynamoDB client for the emulator: static credentials,
@@ -105,168 +87,23 @@ func UniquePrefix() string {
 }
 
 // Dir returns the directory the emulator is looked for in.
-func Dir() (string, error) {
-	if d := os.Getenv(EnvDir); d != "" {
-		return d, nil
-	}
-	root, err := repoRoot()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(root, ".cache", "dynamodb-local"), nil
-}
+func Dir() (string, error) { return server.Dir() }
 
-// repoRoot walks up from the working directory (a package directory under
-// go test) to the directory holding go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("find repository root: %w", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("find repository root: no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
-func start() {
-	dir, err := Dir()
-	if err != nil {
-		server.skip = err.Error()
-		return
-	}
+// locate finds DynamoDBLocal.jar in dir and java on PATH.
+func locate(dir string) (command func(port int) *exec.Cmd, skip string) {
 	jar := filepath.Join(dir, "DynamoDBLocal.jar")
 	if _, err := os.Stat(jar); err != nil {
-		server.skip = fmt.Sprintf("%s not found", jar)
-		return
+		return nil, fmt.Sprintf("%s not found", jar)
 	}
 	java, err := exec.LookPath("java")
 	if err != nil {
-		server.skip = "java not found on PATH"
-		return
+		return nil, "java not found on PATH"
 	}
-	// Another process may take the free port between our check and the
-	// emulator's bind, and the emulator then exits: try a few ports.
-	for attempt := 0; attempt < 3; attempt++ {
-		server.err = launch(java, dir, jar)
-		if !errors.Is(server.err, errExited) {
-			return
-		}
-	}
-}
-
-// errExited: the emulator stopped before it answered.
-var errExited = errors.New("DynamoDB Local exited before answering")
-
-func launch(java, dir, jar string) error {
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
-	workDir, err := os.MkdirTemp("", "dynamodb-local-")
-	if err != nil {
-		return fmt.Errorf("create work directory: %w", err)
-	}
-	out := &tailBuffer{max: 8 << 10}
-	cmd := exec.Command(java,
-		"-Djava.library.path="+filepath.Join(dir, "DynamoDBLocal_lib"),
-		"-jar", jar,
-		"-inMemory", "-sharedDb", "-disableTelemetry",
-		"-port", strconv.Itoa(port))
-	cmd.Dir = workDir // the emulator writes a metadata file into its working directory
-	cmd.Stdout = out
-	cmd.Stderr = out
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
-		os.RemoveAll(workDir)
-		return fmt.Errorf("start %s: %w", java, err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	endpoint := "http://127.0.0.1:" + strconv.Itoa(port)
-	if err := waitReady(endpoint, exited); err != nil {
-		cmd.Process.Kill()
-		<-exited
-		os.RemoveAll(workDir)
-		return fmt.Errorf("%w; emulator output:\n%s", err, out.String())
-	}
-	server.mu.Lock()
-	server.cmd, server.exited, server.workDir, server.endpoint = cmd, exited, workDir, endpoint
-	server.mu.Unlock()
-	return nil
-}
-
-// waitReady polls ListTables until the emulator answers.
-func waitReady(endpoint string, exited <-chan struct{}) error {
-	client := newClient(endpoint, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
-	deadline := time.Now().Add(startTimeout)
-	var lastErr error
-	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_, err := client.ListTables(ctx, &dynamodb.ListTablesInput{})
-		cancel()
-		if err == nil {
-			return nil
-		}
-		lastErr = err
-		select {
-		case <-exited:
-			return fmt.Errorf("%w on %s", errExited, endpoint)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("DynamoDB Local did not answer on %s within %s: %v", endpoint, startTimeout, lastErr)
-}
-
-func stop() {
-	server.mu.Lock()
-	defer server.mu.Unlock()
-	if server.cmd == nil {
-		return
-	}
-	server.cmd.Process.Kill()
-	<-server.exited
-	os.RemoveAll(server.workDir)
-	server.cmd = nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// tailBuffer keeps the last max bytes written to it, for error messages.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	buf bytes.Buffer
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.Write(p)
-	if over := b.buf.Len() - b.max; over > 0 {
-		b.buf.Next(over)
-	}
-	return len(p), nil
-}
-
-func (b *tailBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	return func(port int) *exec.Cmd {
+		return exec.Command(java,
+			"-Djava.library.path="+filepath.Join(dir, "DynamoDBLocal_lib"),
+			"-jar", jar,
+			"-inMemory", "-sharedDb", "-disableTelemetry",
+			"-port", strconv.Itoa(port))
+	}, ""
 }

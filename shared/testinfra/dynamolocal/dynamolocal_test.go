@@ -3,6 +3,7 @@ package dynamolocal
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -32,12 +33,20 @@ func TestUniquePrefix(t *testing.T) {
 	}
 }
 
-func TestRepoRoot(t *testing.T) {
-	root, err := repoRoot()
+func TestDir(t *testing.T) {
+	t.Setenv(EnvDir, "")
+	dir, err := Dir()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(root + "/go.mod"); err != nil {
-		t.Fatalf("repoRoot() = %s without go.mod: %v", root, err)
+	if filepath.Base(dir) != "dynamodb-local" {
+		t.Fatalf("Dir() = %s; want <repo root>/.cache/dynamodb-local", dir)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "..", "..", "go.mod")); err != nil {
+		t.Fatalf("Dir() = %s, not under the repository root: %v", dir, err)
+	}
+	t.Setenv(EnvDir, "/elsewhere")
+	if dir, err := Dir(); err != nil || dir != "/elsewhere" {
+		t.Fatalf("Dir() with %s set = %s, %v; want /elsewhere", EnvDir, dir, err)
 	}
 }

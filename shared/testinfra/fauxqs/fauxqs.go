@@ -30,18 +30,14 @@
 package fauxqs
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -49,6 +45,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/offpush/offpush/shared/testinfra/emulator"
 )
 
 // Environment variables read by this package.
@@ -57,47 +55,32 @@ const (
 	EnvDir = "OFFPUSH_FAUXQS_DIR"
 	// EnvIntegration set to "required" turns a missing emulator or node from
 	// a skip into a failure (CI and `make test` set it).
-	EnvIntegration = "OFFPUSH_INTEGRATION"
+	EnvIntegration = emulator.EnvIntegration
 )
 
-// startTimeout bounds how long the emulator may take to answer.
-const startTimeout = 30 * time.Second
-
 // server is the one emulator of this test process.
-var server struct {
-	once     sync.Once
-	mu       sync.Mutex
-	cmd      *exec.Cmd
-	exited   chan struct{}
-	endpoint string
-	skip     string // why the emulator cannot run here; set when it is not installed
-	err      error  // why it failed to start although installed
+var server = &emulator.Emulator{
+	Name:     "fauxqs",
+	EnvDir:   EnvDir,
+	CacheDir: "fauxqs",
+	Locate:   locate,
+	Ready: func(ctx context.Context, endpoint string) error {
+		client := newClient(endpoint, func(o *sqs.Options) { o.RetryMaxAttempts = 1 })
+		_, err := client.ListQueues(ctx, &sqs.ListQueuesInput{})
+		return err
+	},
 }
 
 // Main runs the tests of a package and stops the emulator afterwards, if any
 // test started it. Use it in TestMain: os.Exit(fauxqs.Main(m)).
-func Main(m *testing.M) int {
-	code := m.Run()
-	stop()
-	return code
-}
+func Main(m *testing.M) int { return server.Main(m) }
 
 // Endpoint returns the URL of the running emulator, starting it on first use.
 // It skips the test (or fails it, when OFFPUSH_INTEGRATION=required) if the
 // emulator is not installed.
 func Endpoint(tb testing.TB) string {
 	tb.Helper()
-	server.once.Do(start)
-	if server.skip != "" {
-		if os.Getenv(EnvIntegration) == "required" {
-			tb.Fatalf("fauxqs is required (%s=required) but %s; run `make tools`", EnvIntegration, server.skip)
-		}
-		tb.Skipf("fauxqs not available: %s; run `make tools` to install it", server.skip)
-	}
-	if server.err != nil {
-		tb.Fatalf("fauxqs: %v", server.err)
-	}
-	return server.endpoint
+	return server.Endpoint(tb)
 }
 
 // Client returns an SQS client for the emulator: static credentials, region
@@ -183,161 +166,27 @@ func deleteQueue(c *sqs.Client, url string) {
 }
 
 // Dir returns the directory the emulator is looked for in.
-func Dir() (string, error) {
-	if d := os.Getenv(EnvDir); d != "" {
-		return d, nil
-	}
-	root, err := repoRoot()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(root, ".cache", "fauxqs"), nil
-}
+func Dir() (string, error) { return server.Dir() }
 
-// repoRoot walks up from the working directory (a package directory under
-// go test) to the directory holding go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("find repository root: %w", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("find repository root: no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
-func start() {
-	dir, err := Dir()
-	if err != nil {
-		server.skip = err.Error()
-		return
-	}
+// locate finds fauxqs's command line in dir and node on PATH. The command
+// line cannot pick a free port itself (port 0 works only through the
+// JavaScript API), so the emulator package picks one and retries when another
+// process takes it first.
+func locate(dir string) (command func(port int) *exec.Cmd, skip string) {
 	cli := filepath.Join(dir, "node_modules", "fauxqs", "dist", "cli.js")
 	if _, err := os.Stat(cli); err != nil {
-		server.skip = fmt.Sprintf("%s not found", cli)
-		return
+		return nil, fmt.Sprintf("%s not found", cli)
 	}
 	node, err := exec.LookPath("node")
 	if err != nil {
-		server.skip = "node not found on PATH"
-		return
+		return nil, "node not found on PATH"
 	}
-	// The command line cannot pick a free port itself (port 0 works only
-	// through the JavaScript API), and another process may take the one we
-	// found before the emulator binds it: try a few ports.
-	for attempt := 0; attempt < 3; attempt++ {
-		server.err = launch(node, cli)
-		if !errors.Is(server.err, errExited) {
-			return
-		}
-	}
-}
-
-// errExited: the emulator stopped before it answered.
-var errExited = errors.New("fauxqs exited before answering")
-
-func launch(node, cli string) error {
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
-	out := &tailBuffer{max: 8 << 10}
-	cmd := exec.Command(node, cli)
-	cmd.Env = append(os.Environ(),
-		"FAUXQS_PORT="+strconv.Itoa(port),
-		"FAUXQS_LOGGER=false", // ignored by fauxqs 1.9.2's command line; see the package doc
-	)
-	cmd.Stdout = out
-	cmd.Stderr = out
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s %s: %w", node, cli, err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	endpoint := "http://127.0.0.1:" + strconv.Itoa(port)
-	if err := waitReady(endpoint, exited); err != nil {
-		cmd.Process.Kill()
-		<-exited
-		return fmt.Errorf("%w; emulator output:\n%s", err, out.String())
-	}
-	server.mu.Lock()
-	server.cmd, server.exited, server.endpoint = cmd, exited, endpoint
-	server.mu.Unlock()
-	return nil
-}
-
-// waitReady polls ListQueues until the emulator answers.
-func waitReady(endpoint string, exited <-chan struct{}) error {
-	client := newClient(endpoint, func(o *sqs.Options) { o.RetryMaxAttempts = 1 })
-	deadline := time.Now().Add(startTimeout)
-	var lastErr error
-	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_, err := client.ListQueues(ctx, &sqs.ListQueuesInput{})
-		cancel()
-		if err == nil {
-			return nil
-		}
-		lastErr = err
-		select {
-		case <-exited:
-			return fmt.Errorf("%w on %s", errExited, endpoint)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("fauxqs did not answer on %s within %s: %v", endpoint, startTimeout, lastErr)
-}
-
-func stop() {
-	server.mu.Lock()
-	defer server.mu.Unlock()
-	if server.cmd == nil {
-		return
-	}
-	server.cmd.Process.Kill()
-	<-server.exited
-	server.cmd = nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// tailBuffer keeps the last max bytes written to it, for error messages.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	buf bytes.Buffer
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.Write(p)
-	if over := b.buf.Len() - b.max; over > 0 {
-		b.buf.Next(over)
-	}
-	return len(p), nil
-}
-
-func (b *tailBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	return func(port int) *exec.Cmd {
+		cmd := exec.Command(node, cli)
+		cmd.Env = append(os.Environ(),
+			"FAUXQS_PORT="+strconv.Itoa(port),
+			"FAUXQS_LOGGER=false", // ignored by fauxqs 1.9.2's command line; see the package doc
+		)
+		return cmd
+	}, ""
 }

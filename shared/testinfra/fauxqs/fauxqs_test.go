@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -183,12 +184,20 @@ func receiveOne(t *testing.T, c *sqs.Client, url string, wait int32) *sqstypes.M
 	return &out.Messages[0]
 }
 
-func TestRepoRoot(t *testing.T) {
-	root, err := repoRoot()
+func TestDir(t *testing.T) {
+	t.Setenv(EnvDir, "")
+	dir, err := Dir()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(root + "/go.mod"); err != nil {
-		t.Fatalf("repoRoot() = %s without go.mod: %v", root, err)
+	if filepath.Base(dir) != "fauxqs" {
+		t.Fatalf("Dir() = %s; want <repo root>/.cache/fauxqs", dir)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "..", "..", "go.mod")); err != nil {
+		t.Fatalf("Dir() = %s, not under the repository root: %v", dir, err)
+	}
+	t.Setenv(EnvDir, "/elsewhere")
+	if dir, err := Dir(); err != nil || dir != "/elsewhere" {
+		t.Fatalf("Dir() with %s set = %s, %v; want /elsewhere", EnvDir, dir, err)
 	}
 }

@@ -1,4 +1,4 @@
-package fauxqs
+package emulator
 
 import "syscall"
 

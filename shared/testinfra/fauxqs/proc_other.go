@@ -1,9 +1,0 @@
-//go:build !linux
-
-package fauxqs
-
-import "syscall"
-
-// sysProcAttr has no parent-death signal outside Linux; Main stops the
-// emulator when the tests end.
-func sysProcAttr() *syscall.SysProcAttr { return nil }
