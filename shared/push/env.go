@@ -182,3 +182,28 @@ func (e *Env) Overridden(name string) bool {
 // ErrNoCredential is returned by a vendor's New for a certificate without
 // that vendor's credential.
 var ErrNoCredential = errors.New("certificate has no credential for this vendor")
+
+// HTTP is the HTTP client vendor clients use: HTTPClient, or, when it is
+// nil, a new client with a 30-second timeout passed through Wrap.
+func (e *Env) HTTP() *http.Client {
+	if e.HTTPClient != nil {
+		return e.HTTPClient
+	}
+	return e.WrapClient(&http.Client{Timeout: 30 * time.Second})
+}
+
+// Logger is Log, or slog.Default() when it is nil.
+func (e *Env) Logger() *slog.Logger {
+	if e.Log != nil {
+		return e.Log
+	}
+	return slog.Default()
+}
+
+// Clock is Now, or time.Now when it is nil.
+func (e *Env) Clock() func() time.Time {
+	if e.Now != nil {
+		return e.Now
+	}
+	return time.Now
+}

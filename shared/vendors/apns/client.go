@@ -150,14 +150,8 @@ func NewWithOptions(c cert.Certificate, env *push.Env, o Options) (*Client, erro
 	if env.TLS != nil {
 		tlsConfig = env.TLS.Clone()
 	}
-	cl := &Client{certID: c.ID, jobs: make(chan *job), slots: make(chan struct{}, o.MaxInFlight), idle: workerIdle, timeout: o.Timeout, now: env.Now, log: env.Log}
+	cl := &Client{certID: c.ID, jobs: make(chan *job), slots: make(chan struct{}, o.MaxInFlight), idle: workerIdle, timeout: o.Timeout, now: env.Clock(), log: env.Logger()}
 	cl.bodies.New = func() any { b := make([]byte, 0, 1024); return &b }
-	if cl.now == nil {
-		cl.now = time.Now
-	}
-	if cl.log == nil {
-		cl.log = slog.Default()
-	}
 	if a.TokenAuth() {
 		s, err := sharedSigner(env, &a)
 		if err != nil {

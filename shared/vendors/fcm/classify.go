@@ -15,6 +15,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/offpush/offpush/shared/push"
+	"github.com/offpush/offpush/shared/vendors/internal/vendorutil"
 )
 
 // FCM error codes: details[@type=FcmError].errorCode of an error answer
@@ -204,18 +205,5 @@ func tokenInvalid(msg string) bool {
 
 // retryAfter reads Retry-After: seconds or an HTTP date; 0 when absent.
 func retryAfter(h http.Header, now time.Time) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if s < 0 {
-			return 0
-		}
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
+	return vendorutil.RetryAfterHeader(h, now)
 }

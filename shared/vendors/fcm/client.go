@@ -130,10 +130,7 @@ func NewWithOptions(c cert.Certificate, env *push.Env, opts Options) (*Client, e
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = DefaultConcurrency
 	}
-	now := env.Now
-	if now == nil {
-		now = time.Now
-	}
+	now := env.Clock()
 
 	hc := env.HTTPClient
 	if hc == nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/offpush/offpush/shared/cert"
 	"github.com/offpush/offpush/shared/push"
 	"github.com/offpush/offpush/shared/vendors/accesstoken"
+	"github.com/offpush/offpush/shared/vendors/internal/vendorutil"
 )
 
 // Production hosts and the paths appended to them (and to their
@@ -88,18 +89,9 @@ func New(c cert.Certificate, env *push.Env) (*Client, error) {
 		appID:   h.AppID,
 		sendURL: env.BaseURL(push.URLHonor, DefaultBaseURL) + SendPath(h.AppID),
 		authURL: env.BaseURL(push.URLHonorAuth, DefaultAuthURL) + AuthPath,
-		http:    env.HTTPClient,
-		log:     env.Log,
-		now:     env.Now,
-	}
-	if cl.http == nil {
-		cl.http = env.WrapClient(&http.Client{Timeout: 30 * time.Second})
-	}
-	if cl.log == nil {
-		cl.log = slog.Default()
-	}
-	if cl.now == nil {
-		cl.now = time.Now
+		http:    env.HTTP(),
+		log:     env.Logger(),
+		now:     env.Clock(),
 	}
 	// Refresh a minute before expires_in runs out (vendor-apis §10).
 	cl.tokens = accesstoken.New("honor#"+cl.appID, cl.fetchToken,
@@ -120,31 +112,20 @@ func (c *Client) Requests(m *push.Message, targets []push.Target) ([]push.Reques
 		err = req.checkSize()
 	}
 	if err != nil {
-		for i := range results {
-			results[i] = push.Result{Outcome: push.InvalidArgument, Reason: "honor: " + err.Error()}
-		}
+		vendorutil.FillAll(results, vendorutil.Invalid("honor", err))
 		return nil, results
 	}
 	var reqs []push.Request
-	for start := 0; start < len(targets); start += MaxTokens {
-		end := min(start+MaxTokens, len(targets))
-		idx := make([]int, 0, end-start)
-		tokens := make([]string, 0, end-start)
-		for i := start; i < end; i++ {
-			idx = append(idx, i)
-			tokens = append(tokens, targets[i].Token)
-		}
-		req.Token = tokens
+	for _, b := range vendorutil.Batches(targets, MaxTokens, nil) {
+		req.Token = b.Tokens
 		body, err := req.Encode()
 		if err != nil {
-			for _, i := range idx {
-				results[i] = push.Result{Outcome: push.InvalidArgument, Reason: "honor: " + err.Error()}
-			}
+			vendorutil.FillAt(results, b.Idx, vendorutil.Invalid("honor", err))
 			continue
 		}
 		reqs = append(reqs, push.Request{
-			Targets: idx,
-			Target:  strings.Join(tokens, ","),
+			Targets: b.Idx,
+			Target:  strings.Join(b.Tokens, ","),
 			URL:     c.sendURL,
 			Header:  map[string]string{"Content-Type": contentType},
 			Payload: body,
@@ -190,7 +171,7 @@ func (c *Client) send(ctx context.Context, r push.Request, targets []push.Target
 	for attempt := 0; ; attempt++ {
 		tok, err := c.tokens.Token(ctx)
 		if err != nil {
-			fill(results, r.Targets, tokenFailure(err))
+			vendorutil.FillAt(results, r.Targets, tokenFailure(err))
 			return
 		}
 		a = c.post(ctx, r, tok)
@@ -229,7 +210,7 @@ func (c *Client) post(ctx context.Context, r push.Request, tok string) answer {
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
-	a := answer{status: resp.StatusCode, retryAfter: retryAfter(resp.Header.Get("Retry-After"), c.now())}
+	a := answer{status: resp.StatusCode, retryAfter: vendorutil.RetryAfterHeader(resp.Header, c.now())}
 	if err != nil {
 		a.err = fmt.Errorf("read answer: %w", err)
 		return a
@@ -268,10 +249,10 @@ func codeString(raw json.RawMessage) string {
 func (c *Client) apply(a answer, r push.Request, targets []push.Target, results []push.Result) {
 	switch {
 	case a.err != nil:
-		fill(results, r.Targets, push.Result{Outcome: push.Retryable, Reason: "honor: " + a.err.Error()})
+		vendorutil.FillAt(results, r.Targets, push.Result{Outcome: push.Retryable, Reason: "honor: " + a.err.Error()})
 		return
 	case a.status >= 500 || a.status == http.StatusTooManyRequests:
-		fill(results, r.Targets, push.Result{Outcome: push.Retryable, Reason: reason(a), RetryAfter: a.retryAfter})
+		vendorutil.FillAt(results, r.Targets, push.Result{Outcome: push.Retryable, Reason: reason(a), RetryAfter: a.retryAfter})
 		return
 	}
 	switch a.code {
@@ -294,10 +275,10 @@ func (c *Client) apply(a answer, r push.Request, targets []push.Target, results 
 		return
 	case CodeAuth, CodeTokenExpired, CodeNoPermission, CodeOAuthService:
 		c.log.Warn("honor: credentials or permissions refused", "appId", c.appID, "code", a.code, "message", a.message)
-		fill(results, r.Targets, push.Result{Outcome: push.Auth, Reason: reason(a)})
+		vendorutil.FillAt(results, r.Targets, push.Result{Outcome: push.Auth, Reason: reason(a)})
 		return
 	case CodeInternal:
-		fill(results, r.Targets, push.Result{Outcome: push.Retryable, Reason: reason(a), RetryAfter: a.retryAfter})
+		vendorutil.FillAt(results, r.Targets, push.Result{Outcome: push.Retryable, Reason: reason(a), RetryAfter: a.retryAfter})
 		return
 	}
 	// Any other code (Honor's table is not documented), or none: by HTTP
@@ -306,7 +287,7 @@ func (c *Client) apply(a answer, r push.Request, targets []push.Target, results 
 	if a.status == http.StatusUnauthorized || a.status == http.StatusForbidden {
 		out = push.Auth
 	}
-	fill(results, r.Targets, push.Result{Outcome: out, Reason: reason(a)})
+	vendorutil.FillAt(results, r.Targets, push.Result{Outcome: out, Reason: reason(a)})
 }
 
 func set(ss []string) map[string]bool {
@@ -315,12 +296,6 @@ func set(ss []string) map[string]bool {
 		m[s] = true
 	}
 	return m
-}
-
-func fill(results []push.Result, idx []int, r push.Result) {
-	for _, i := range idx {
-		results[i] = r
-	}
 }
 
 func reason(a answer) string {
@@ -405,18 +380,4 @@ func (c *Client) fetchToken(ctx context.Context) (string, time.Duration, error) 
 		life = time.Hour
 	}
 	return t.AccessToken, life, nil
-}
-
-// retryAfter parses a Retry-After header: seconds or an HTTP date.
-func retryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s > 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }

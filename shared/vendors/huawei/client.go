@@ -27,6 +27,7 @@ import (
 	"github.com/offpush/offpush/shared/cert"
 	"github.com/offpush/offpush/shared/push"
 	"github.com/offpush/offpush/shared/vendors/accesstoken"
+	"github.com/offpush/offpush/shared/vendors/internal/vendorutil"
 )
 
 // Production hosts and the paths appended to them (and to their
@@ -113,18 +114,9 @@ func New(c cert.Certificate, env *push.Env) (*Client, error) {
 		appID:   c.Huawei.AppID,
 		sendURL: env.BaseURL(push.URLHuawei, DefaultBaseURL) + SendPath(c.Huawei.AppID),
 		authURL: env.BaseURL(push.URLHuaweiAuth, DefaultAuthURL) + AuthPath,
-		http:    env.HTTPClient,
-		log:     env.Log,
-		now:     env.Now,
-	}
-	if cl.http == nil {
-		cl.http = env.WrapClient(&http.Client{Timeout: 30 * time.Second})
-	}
-	if cl.log == nil {
-		cl.log = slog.Default()
-	}
-	if cl.now == nil {
-		cl.now = time.Now
+		http:    env.HTTP(),
+		log:     env.Logger(),
+		now:     env.Clock(),
 	}
 	// Huawei tokens last an hour; refresh a minute early (vendor-apis §10).
 	cl.tokens = accesstoken.New("huawei#"+cl.appID, cl.fetchToken,
@@ -145,31 +137,20 @@ func (c *Client) Requests(m *push.Message, targets []push.Target) ([]push.Reques
 		err = req.checkSize()
 	}
 	if err != nil {
-		for i := range results {
-			results[i] = push.Result{Outcome: push.InvalidArgument, Reason: "huawei: " + err.Error()}
-		}
+		vendorutil.FillAll(results, vendorutil.Invalid("huawei", err))
 		return nil, results
 	}
 	var reqs []push.Request
-	for start := 0; start < len(targets); start += MaxTokens {
-		end := min(start+MaxTokens, len(targets))
-		idx := make([]int, 0, end-start)
-		tokens := make([]string, 0, end-start)
-		for i := start; i < end; i++ {
-			idx = append(idx, i)
-			tokens = append(tokens, targets[i].Token)
-		}
-		req.Message.Token = tokens
+	for _, b := range vendorutil.Batches(targets, MaxTokens, nil) {
+		req.Message.Token = b.Tokens
 		body, err := req.Encode()
 		if err != nil {
-			for _, i := range idx {
-				results[i] = push.Result{Outcome: push.InvalidArgument, Reason: "huawei: " + err.Error()}
-			}
+			vendorutil.FillAt(results, b.Idx, vendorutil.Invalid("huawei", err))
 			continue
 		}
 		reqs = append(reqs, push.Request{
-			Targets: idx,
-			Target:  strings.Join(tokens, ","),
+			Targets: b.Idx,
+			Target:  strings.Join(b.Tokens, ","),
 			URL:     c.sendURL,
 			Header:  map[string]string{"Content-Type": contentType},
 			Payload: body,
@@ -234,7 +215,7 @@ func (c *Client) send(ctx context.Context, r push.Request, dry bool, targets []p
 	for attempt := 0; ; attempt++ {
 		tok, err := c.tokens.Token(ctx)
 		if err != nil {
-			c.fill(results, r.Targets, tokenFailure(err))
+			vendorutil.FillAt(results, r.Targets, tokenFailure(err))
 			return false
 		}
 		a = c.post(ctx, r, tok)
@@ -270,7 +251,7 @@ func (c *Client) post(ctx context.Context, r push.Request, tok string) answer {
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
-	a := answer{status: resp.StatusCode, retryAfter: retryAfter(resp.Header.Get("Retry-After"), c.now())}
+	a := answer{status: resp.StatusCode, retryAfter: vendorutil.RetryAfterHeader(resp.Header, c.now())}
 	if err != nil {
 		a.err = fmt.Errorf("read answer: %w", err)
 		return a
@@ -303,46 +284,46 @@ func codeString(raw json.RawMessage) string {
 func (c *Client) apply(a answer, r push.Request, dry bool, targets []push.Target, results []push.Result) (guarded bool) {
 	switch {
 	case a.err != nil:
-		c.fill(results, r.Targets, push.Result{Outcome: push.Retryable, Reason: "huawei: " + a.err.Error()})
+		vendorutil.FillAt(results, r.Targets, push.Result{Outcome: push.Retryable, Reason: "huawei: " + a.err.Error()})
 		return false
 	case a.status >= 500:
 		// 500 internal, 502 connection problem, 503 flow control: retry later,
 		// after Retry-After when given.
-		c.fill(results, r.Targets, push.Result{Outcome: push.Retryable, Reason: reason(a), RetryAfter: a.retryAfter})
+		vendorutil.FillAt(results, r.Targets, push.Result{Outcome: push.Retryable, Reason: reason(a), RetryAfter: a.retryAfter})
 		return false
 	}
 	switch a.code {
 	case CodeSuccess:
 		if dry {
-			c.fill(results, r.Targets, push.Result{Outcome: push.Sent, Reason: "dry_run", MessageID: a.requestID})
+			vendorutil.FillAt(results, r.Targets, push.Result{Outcome: push.Sent, Reason: "dry_run", MessageID: a.requestID})
 			return false
 		}
 		c.confirm()
-		c.fill(results, r.Targets, push.Result{Outcome: push.Sent, MessageID: a.requestID})
+		vendorutil.FillAt(results, r.Targets, push.Result{Outcome: push.Sent, MessageID: a.requestID})
 		return false
 	case CodePartial:
 		c.partial(a, r, dry, targets, results)
 		return false
 	case CodeAllInvalid:
 		if !dry && c.confirmed() {
-			c.fill(results, r.Targets, push.Result{Outcome: push.InvalidToken, Reason: CodeAllInvalid})
+			vendorutil.FillAt(results, r.Targets, push.Result{Outcome: push.InvalidToken, Reason: CodeAllInvalid})
 			return false
 		}
 		c.log.Warn("huawei: every token refused and the appId is not confirmed; tokens kept",
 			"appId", c.appID, "tokens", len(r.Targets), "vendorRequestId", a.requestID)
-		c.fill(results, r.Targets, push.Result{Outcome: push.Rejected, Reason: ReasonUnconfirmed, MessageID: a.requestID})
+		vendorutil.FillAt(results, r.Targets, push.Result{Outcome: push.Rejected, Reason: ReasonUnconfirmed, MessageID: a.requestID})
 		return !dry
 	case CodeAuth, CodeNoPermission, CodeOAuthService, CodeNoHighPriority, CodeReceipt,
 		CodeTokenExpired, CodeJWTExpired: // expired twice in a row: the credential is at fault
 		c.log.Warn("huawei: credentials or permissions refused", "appId", c.appID, "code", a.code, "msg", a.msg)
-		c.fill(results, r.Targets, push.Result{Outcome: push.Auth, Reason: reason(a)})
+		vendorutil.FillAt(results, r.Targets, push.Result{Outcome: push.Auth, Reason: reason(a)})
 		return false
 	case CodeTopicConcurrency, CodeInternal:
-		c.fill(results, r.Targets, push.Result{Outcome: push.Retryable, Reason: reason(a), RetryAfter: a.retryAfter})
+		vendorutil.FillAt(results, r.Targets, push.Result{Outcome: push.Retryable, Reason: reason(a), RetryAfter: a.retryAfter})
 		return false
 	case CodeParam, CodeStructure, CodeTTL, CodeCollapseKey, CodeSensitive, CodeReviewSignature,
 		CodeTooLarge, CodeTooManyTokens:
-		c.fill(results, r.Targets, push.Result{Outcome: push.Rejected, Reason: reason(a)})
+		vendorutil.FillAt(results, r.Targets, push.Result{Outcome: push.Rejected, Reason: reason(a)})
 		return false
 	}
 	// No (known) code: fall back on the HTTP status.
@@ -353,7 +334,7 @@ func (c *Client) apply(a answer, r push.Request, dry bool, targets []push.Target
 	case http.StatusTooManyRequests:
 		out = push.Retryable
 	}
-	c.fill(results, r.Targets, push.Result{Outcome: out, Reason: reason(a), RetryAfter: a.retryAfter})
+	vendorutil.FillAt(results, r.Targets, push.Result{Outcome: out, Reason: reason(a), RetryAfter: a.retryAfter})
 	return false
 }
 
@@ -371,7 +352,7 @@ func (c *Client) partial(a answer, r push.Request, dry bool, targets []push.Targ
 	illegal, successes, parsed := parsePartial(a.msg)
 	if !parsed {
 		ok.Reason = strings.TrimSpace(ok.Reason + " " + CodePartial + " (msg unreadable)")
-		c.fill(results, r.Targets, ok)
+		vendorutil.FillAt(results, r.Targets, ok)
 		return
 	}
 	if successes > 0 && !dry {
@@ -438,12 +419,6 @@ func (c *Client) confirm() { c.confirmedAt.Store(c.now().UnixNano()) }
 func (c *Client) confirmed() bool {
 	at := c.confirmedAt.Load()
 	return at != 0 && c.now().Sub(time.Unix(0, at)) < confirmWindow
-}
-
-func (c *Client) fill(results []push.Result, idx []int, r push.Result) {
-	for _, i := range idx {
-		results[i] = r
-	}
 }
 
 func reason(a answer) string {
@@ -534,18 +509,4 @@ func (c *Client) fetchToken(ctx context.Context) (string, time.Duration, error) 
 		life = time.Hour // the documented lifetime
 	}
 	return t.AccessToken, life, nil
-}
-
-// retryAfter parses a Retry-After header: seconds or an HTTP date.
-func retryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s > 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }

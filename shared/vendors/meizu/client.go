@@ -15,6 +15,7 @@ import (
 
 	"github.com/offpush/offpush/shared/cert"
 	"github.com/offpush/offpush/shared/push"
+	"github.com/offpush/offpush/shared/vendors/internal/vendorutil"
 )
 
 // contentType is the body type Meizu documents for every call.
@@ -110,18 +111,9 @@ func New(c cert.Certificate, env *push.Env) (*Client, error) {
 		appID:  c.Meizu.AppID,
 		secret: c.Meizu.AppSecret,
 		url:    strings.TrimRight(env.BaseURL(push.URLMeizu, Host), "/") + SendPath,
-		http:   env.HTTPClient,
-		log:    env.Log,
-		now:    env.Now,
-	}
-	if cl.http == nil {
-		cl.http = env.WrapClient(&http.Client{Timeout: 30 * time.Second})
-	}
-	if cl.log == nil {
-		cl.log = slog.Default()
-	}
-	if cl.now == nil {
-		cl.now = time.Now
+		http:   env.HTTP(),
+		log:    env.Logger(),
+		now:    env.Clock(),
 	}
 	return cl, nil
 }
@@ -143,9 +135,7 @@ type batch struct {
 func (c *Client) plan(m *push.Message, targets []push.Target) ([]batch, []push.Result) {
 	results := make([]push.Result, len(targets))
 	refuse := func(err error) ([]batch, []push.Result) {
-		for i := range results {
-			results[i] = push.Result{Outcome: push.InvalidArgument, Reason: "meizu: " + err.Error()}
-		}
+		vendorutil.FillAll(results, vendorutil.Invalid("meizu", err))
 		return nil, results
 	}
 	msg, err := Build(m, c.cert)
@@ -157,27 +147,11 @@ func (c *Client) plan(m *push.Message, targets []push.Target) ([]batch, []push.R
 		return refuse(err)
 	}
 	var batches []batch
-	var cur batch
-	flush := func() {
-		if len(cur.targets) == 0 {
-			return
-		}
+	for _, b := range vendorutil.Batches(targets, MaxPushIDs, vendorutil.Checked(results, "meizu", checkToken)) {
+		cur := batch{targets: b.Idx, tokens: b.Tokens}
 		cur.body = Body(c.appID, c.secret, cur.tokens, js)
 		batches = append(batches, cur)
-		cur = batch{}
 	}
-	for i, t := range targets {
-		if err := checkToken(t.Token); err != nil {
-			results[i] = push.Result{Outcome: push.InvalidArgument, Reason: "meizu: " + err.Error()}
-			continue
-		}
-		cur.targets = append(cur.targets, i)
-		cur.tokens = append(cur.tokens, t.Token)
-		if len(cur.targets) == MaxPushIDs {
-			flush()
-		}
-	}
-	flush()
 	return batches, results
 }
 
@@ -233,18 +207,18 @@ func (c *Client) Send(ctx context.Context, m *push.Message, targets []push.Targe
 func (c *Client) do(ctx context.Context, b batch) []push.Result {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(b.body))
 	if err != nil {
-		return fill(len(b.tokens), push.Result{Outcome: push.Rejected, Reason: "meizu: build request: " + err.Error()})
+		return vendorutil.Fill(len(b.tokens), push.Result{Outcome: push.Rejected, Reason: "meizu: build request: " + err.Error()})
 	}
 	req.Header.Set("Content-Type", contentType)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		// Transport errors and timeouts are passing by nature.
-		return fill(len(b.tokens), push.Result{Outcome: push.Retryable, Reason: "meizu: " + err.Error()})
+		return vendorutil.Fill(len(b.tokens), push.Result{Outcome: push.Retryable, Reason: "meizu: " + err.Error()})
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
-		return fill(len(b.tokens), push.Result{Outcome: push.Retryable, Reason: "meizu: read answer: " + err.Error()})
+		return vendorutil.Fill(len(b.tokens), push.Result{Outcome: push.Retryable, Reason: "meizu: read answer: " + err.Error()})
 	}
 	results := Classify(resp.StatusCode, resp.Header, body, b.tokens, c.now())
 	failed := 0
@@ -290,17 +264,17 @@ type response struct {
 func Classify(status int, h http.Header, body []byte, tokens []string, now time.Time) []push.Result {
 	n := len(tokens)
 	if status == http.StatusTooManyRequests || status >= 500 {
-		return fill(n, push.Result{Outcome: push.Retryable, Reason: "meizu: HTTP " + strconv.Itoa(status), RetryAfter: retryAfter(h, now)})
+		return vendorutil.Fill(n, push.Result{Outcome: push.Retryable, Reason: "meizu: HTTP " + strconv.Itoa(status), RetryAfter: vendorutil.RetryAfterHeader(h, now)})
 	}
 	var r response
 	if err := json.Unmarshal(body, &r); err != nil || r.Code == nil {
 		switch {
 		case status == http.StatusUnauthorized || status == http.StatusForbidden:
-			return fill(n, push.Result{Outcome: push.Auth, Reason: "meizu: HTTP " + strconv.Itoa(status)})
+			return vendorutil.Fill(n, push.Result{Outcome: push.Auth, Reason: "meizu: HTTP " + strconv.Itoa(status)})
 		case status >= 200 && status < 300:
-			return fill(n, push.Result{Outcome: push.Retryable, Reason: "meizu: unreadable answer"})
+			return vendorutil.Fill(n, push.Result{Outcome: push.Retryable, Reason: "meizu: unreadable answer"})
 		}
-		return fill(n, push.Result{Outcome: push.Rejected, Reason: "meizu: HTTP " + strconv.Itoa(status)})
+		return vendorutil.Fill(n, push.Result{Outcome: push.Rejected, Reason: "meizu: HTTP " + strconv.Itoa(status)})
 	}
 	code := string(*r.Code)
 	if code != CodeOK {
@@ -310,11 +284,11 @@ func Classify(status int, h http.Header, body []byte, tokens []string, now time.
 		}
 		res := push.Result{Outcome: o, Reason: reason(code, r.Message)}
 		if o == push.Retryable {
-			res.RetryAfter = retryAfter(h, now)
+			res.RetryAfter = vendorutil.RetryAfterHeader(h, now)
 		}
-		return fill(n, res)
+		return vendorutil.Fill(n, res)
 	}
-	out := fill(n, push.Result{Outcome: push.Sent, MessageID: r.MsgID})
+	out := vendorutil.Fill(n, push.Result{Outcome: push.Sent, MessageID: r.MsgID})
 	var failed map[string][]string
 	if json.Unmarshal(r.Value, &failed) != nil || len(failed) == 0 {
 		return out // {} or "": every pushId accepted
@@ -357,33 +331,6 @@ func firstFailure(rs []push.Result) string {
 		}
 	}
 	return ""
-}
-
-// fill returns n copies of r.
-func fill(n int, r push.Result) []push.Result {
-	out := make([]push.Result, n)
-	for i := range out {
-		out[i] = r
-	}
-	return out
-}
-
-// retryAfter reads a Retry-After header: seconds or an HTTP date.
-func retryAfter(h http.Header, now time.Time) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil {
-		if s < 0 {
-			return 0
-		}
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }
 
 // flexString decodes a JSON string or number as its text: Meizu documents

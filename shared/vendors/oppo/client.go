@@ -21,6 +21,7 @@ import (
 	"github.com/offpush/offpush/shared/device"
 	"github.com/offpush/offpush/shared/push"
 	"github.com/offpush/offpush/shared/vendors/accesstoken"
+	"github.com/offpush/offpush/shared/vendors/internal/vendorutil"
 )
 
 // Hosts and paths of OPPO's server API.
@@ -107,16 +108,7 @@ func New(c cert.Certificate, env *push.Env) (*Client, error) {
 	if env == nil {
 		return nil, fmt.Errorf("oppo client for certificate %d: no push environment", c.ID)
 	}
-	cl := &Client{cert: c, appKey: c.OPPO.AppKey, secret: c.OPPO.MasterSecret, http: env.HTTPClient, now: env.Now, log: env.Log}
-	if cl.http == nil {
-		cl.http = env.WrapClient(&http.Client{Timeout: 30 * time.Second})
-	}
-	if cl.now == nil {
-		cl.now = time.Now
-	}
-	if cl.log == nil {
-		cl.log = slog.Default()
-	}
+	cl := &Client{cert: c, appKey: c.OPPO.AppKey, secret: c.OPPO.MasterSecret, http: env.HTTP(), now: env.Clock(), log: env.Logger()}
 	opts := accesstoken.Options{Store: env.Tokens, Now: cl.now}
 	china := env.BaseURL(push.URLOPPO, DefaultBaseURL)
 	cl.china = &host{base: china}
@@ -163,18 +155,14 @@ func (c *Client) plan(m *push.Message, targets []push.Target) ([]call, []push.Re
 	results := make([]push.Result, len(targets))
 	n, err := Build(m, c.cert)
 	if err != nil {
-		for i := range results {
-			results[i] = push.Result{Outcome: push.InvalidArgument, Reason: "oppo: " + err.Error()}
-		}
+		vendorutil.FillAll(results, vendorutil.Invalid("oppo", err))
 		return nil, results
 	}
 	type group struct {
-		host   *host
-		regIDs []string
-		slots  [][]int
-		seen   map[string]int
+		host *host
+		vendorutil.Distinct
 	}
-	groups := []*group{{host: c.china, seen: map[string]int{}}, {host: c.intl, seen: map[string]int{}}}
+	groups := []*group{{host: c.china}, {host: c.intl}}
 	for i, t := range targets {
 		if t.Token == "" {
 			results[i] = push.Result{Outcome: push.InvalidArgument, Reason: "oppo: empty registration ID"}
@@ -184,18 +172,12 @@ func (c *Client) plan(m *push.Message, targets []push.Target) ([]call, []push.Re
 		if Overseas(t.Token) && c.intl != c.china {
 			g = groups[1]
 		}
-		if j, ok := g.seen[t.Token]; ok {
-			g.slots[j] = append(g.slots[j], i)
-			continue
-		}
-		g.seen[t.Token] = len(g.regIDs)
-		g.regIDs = append(g.regIDs, t.Token)
-		g.slots = append(g.slots, []int{i})
+		g.Add(i, t.Token)
 	}
 	var calls []call
 	for _, g := range groups {
-		for _, ch := range chunks(len(g.regIDs), MaxBatch) {
-			cl := call{host: g.host, regIDs: g.regIDs[ch[0]:ch[1]], slots: g.slots[ch[0]:ch[1]]}
+		for _, ch := range chunks(len(g.Tokens), MaxBatch) {
+			cl := call{host: g.host, regIDs: g.Tokens[ch[0]:ch[1]], slots: g.Slots[ch[0]:ch[1]]}
 			cl.batch = len(cl.regIDs) > 1
 			var body []byte
 			var err error
@@ -207,19 +189,13 @@ func (c *Client) plan(m *push.Message, targets []push.Target) ([]call, []push.Re
 				body, err = UnicastForm(n, cl.regIDs[0])
 			}
 			if err != nil {
-				for _, s := range cl.slots {
-					for _, i := range s {
-						results[i] = push.Result{Outcome: push.InvalidArgument, Reason: "oppo: " + err.Error()}
-					}
-				}
+				vendorutil.FillAt(results, vendorutil.Flatten(cl.slots), vendorutil.Invalid("oppo", err))
 				continue
 			}
 			cl.Payload = body
 			cl.Target = strings.Join(cl.regIDs, ",")
 			cl.Header = map[string]string{"Content-Type": formContentType}
-			for _, s := range cl.slots {
-				cl.Targets = append(cl.Targets, s...)
-			}
+			cl.Targets = vendorutil.Flatten(cl.slots)
 			calls = append(calls, cl)
 		}
 	}
@@ -228,23 +204,7 @@ func (c *Client) plan(m *push.Message, targets []push.Target) ([]call, []push.Re
 
 // chunks splits n items into the fewest runs of at most size items, of
 // nearly equal length: [start, end) pairs.
-func chunks(n, size int) [][2]int {
-	if n == 0 {
-		return nil
-	}
-	k := (n + size - 1) / size
-	out := make([][2]int, 0, k)
-	start := 0
-	for i := range k {
-		end := start + n/k
-		if i < n%k {
-			end++
-		}
-		out = append(out, [2]int{start, end})
-		start = end
-	}
-	return out
-}
+func chunks(n, size int) [][2]int { return vendorutil.Chunks(n, size) }
 
 // Send delivers m to targets and returns one result per target, in input
 // order. It re-authenticates and resends once when OPPO calls the auth
@@ -436,7 +396,7 @@ func decode(status int, header http.Header, body []byte) (answer, *push.Result) 
 	err := json.Unmarshal(body, &a)
 	switch {
 	case status == http.StatusTooManyRequests || status >= 500:
-		return a, &push.Result{Outcome: push.Retryable, Reason: fmt.Sprintf("oppo: HTTP %d", status), RetryAfter: retryAfter(header)}
+		return a, &push.Result{Outcome: push.Retryable, Reason: fmt.Sprintf("oppo: HTTP %d", status), RetryAfter: vendorutil.RetryAfterHeader(header, time.Now())}
 	case err != nil && status/100 == 2:
 		// A 200 that is not OPPO's JSON comes from something in between.
 		return a, &push.Result{Outcome: push.Retryable, Reason: fmt.Sprintf("oppo: unreadable answer (HTTP %d)", status)}
@@ -524,23 +484,6 @@ func (c *Client) post(ctx context.Context, u, token string, payload []byte) (int
 		return 0, nil, nil, fmt.Errorf("read answer: %w", err)
 	}
 	return resp.StatusCode, resp.Header, b, nil
-}
-
-// retryAfter reads Retry-After: seconds or an HTTP date.
-func retryAfter(h http.Header) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil && s > 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d
-		}
-	}
-	return 0
 }
 
 // flexInt decodes a JSON number or a numeric string: OPPO's code is a

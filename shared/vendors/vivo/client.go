@@ -22,6 +22,7 @@ import (
 	"github.com/offpush/offpush/shared/device"
 	"github.com/offpush/offpush/shared/push"
 	"github.com/offpush/offpush/shared/vendors/accesstoken"
+	"github.com/offpush/offpush/shared/vendors/internal/vendorutil"
 )
 
 // Host and paths of vivo's server API.
@@ -131,16 +132,7 @@ func New(c cert.Certificate, env *push.Env) (*Client, error) {
 	cl := &Client{
 		cert: c, appID: appID, appKey: c.Vivo.AppKey, secret: c.Vivo.AppSecret,
 		base: env.BaseURL(push.URLVivo, DefaultBaseURL),
-		http: env.HTTPClient, now: env.Now, log: env.Log,
-	}
-	if cl.http == nil {
-		cl.http = env.WrapClient(&http.Client{Timeout: 30 * time.Second})
-	}
-	if cl.now == nil {
-		cl.now = time.Now
-	}
-	if cl.log == nil {
-		cl.log = slog.Default()
+		http: env.HTTP(), now: env.Clock(), log: env.Logger(),
 	}
 	// vivo counts auth calls per app, not per client: every client of the
 	// app built from this Env waits on the same limiter.
@@ -190,33 +182,22 @@ func (c *Client) Requests(m *push.Message, targets []push.Target) ([]push.Reques
 func (c *Client) plan(m *push.Message, targets []push.Target) ([]call, []push.Result) {
 	results := make([]push.Result, len(targets))
 	refuse := func(idx []int, err error) {
-		for _, i := range idx {
-			results[i] = push.Result{Outcome: push.InvalidArgument, Reason: "vivo: " + err.Error()}
-		}
+		vendorutil.FillAt(results, idx, vendorutil.Invalid("vivo", err))
 	}
 	v, err := Build(m, c.cert, c.appID)
 	if err != nil {
-		for i := range results {
-			results[i] = push.Result{Outcome: push.InvalidArgument, Reason: "vivo: " + err.Error()}
-		}
+		vendorutil.FillAll(results, vendorutil.Invalid("vivo", err))
 		return nil, results
 	}
-	var regIDs []string
-	var slots [][]int
-	seen := map[string]int{}
+	var d vendorutil.Distinct
 	for i, t := range targets {
 		if t.Token == "" {
 			results[i] = push.Result{Outcome: push.InvalidArgument, Reason: "vivo: empty regId"}
 			continue
 		}
-		if j, ok := seen[t.Token]; ok {
-			slots[j] = append(slots[j], i)
-			continue
-		}
-		seen[t.Token] = len(regIDs)
-		regIDs = append(regIDs, t.Token)
-		slots = append(slots, []int{i})
+		d.Add(i, t.Token)
 	}
+	regIDs, slots := d.Tokens, d.Slots
 	header := map[string]string{"Content-Type": jsonContentType}
 	switch len(regIDs) {
 	case 0:
@@ -231,7 +212,7 @@ func (c *Client) plan(m *push.Message, targets []push.Target) ([]call, []push.Re
 		cl.Request = push.Request{Targets: slots[0], Target: regIDs[0], URL: c.base + SendPath, Header: header, Payload: body}
 		return []call{cl}, results
 	}
-	all := flatten(slots)
+	all := vendorutil.Flatten(slots)
 	save := call{kind: saveList, requestID: RequestID(m, SaveListPayloadPath, strings.Join(regIDs, ","))}
 	body, err := SaveListPayloadJSON(v, save.requestID)
 	if err != nil {
@@ -245,43 +226,19 @@ func (c *Client) plan(m *push.Message, targets []push.Target) ([]call, []push.Re
 		cl.requestID = RequestID(m, PushToListPath, strings.Join(cl.regIDs, ","))
 		body, err := PushToListJSON(c.appID, cl.regIDs, TaskIDPlaceholder, cl.requestID)
 		if err != nil {
-			refuse(flatten(cl.slots), err)
+			refuse(vendorutil.Flatten(cl.slots), err)
 			continue
 		}
-		cl.Request = push.Request{Targets: flatten(cl.slots), Target: strings.Join(cl.regIDs, ","), URL: c.base + PushToListPath, Header: header, Payload: body}
+		cl.Request = push.Request{Targets: vendorutil.Flatten(cl.slots), Target: strings.Join(cl.regIDs, ","), URL: c.base + PushToListPath, Header: header, Payload: body}
 		calls = append(calls, cl)
 	}
 	return calls, results
 }
 
-func flatten(slots [][]int) []int {
-	var out []int
-	for _, s := range slots {
-		out = append(out, s...)
-	}
-	return out
-}
-
 // chunks splits n items into the fewest runs of at most size items, of
 // nearly equal length, so that no run falls under pushToList's minimum of
 // two: [start, end) pairs.
-func chunks(n, size int) [][2]int {
-	if n == 0 {
-		return nil
-	}
-	k := (n + size - 1) / size
-	out := make([][2]int, 0, k)
-	start := 0
-	for i := range k {
-		end := start + n/k
-		if i < n%k {
-			end++
-		}
-		out = append(out, [2]int{start, end})
-		start = end
-	}
-	return out
-}
+func chunks(n, size int) [][2]int { return vendorutil.Chunks(n, size) }
 
 // Send delivers m to targets and returns one result per target, in input
 // order. It re-authenticates and resends once when vivo refuses the
@@ -319,7 +276,7 @@ func (c *Client) Send(ctx context.Context, m *push.Message, targets []push.Targe
 	taskID, failed := c.saveListPayload(ctx, calls[0])
 	if failed != nil {
 		for _, cl := range lists {
-			set(cl, fill(len(cl.regIDs), *failed))
+			set(cl, vendorutil.Fill(len(cl.regIDs), *failed))
 		}
 		return results
 	}
@@ -336,14 +293,6 @@ func (c *Client) Send(ctx context.Context, m *push.Message, targets []push.Targe
 	}
 	wg.Wait()
 	return results
-}
-
-func fill(n int, r push.Result) []push.Result {
-	out := make([]push.Result, n)
-	for i := range out {
-		out[i] = r
-	}
-	return out
 }
 
 // saveListPayload stores the batch message and returns its taskId, or the
@@ -371,18 +320,18 @@ func (c *Client) saveListPayload(ctx context.Context, cl call) (string, *push.Re
 // and returns a result per distinct regId of it.
 func (c *Client) exchange(ctx context.Context, cl call, taskID string) []push.Result {
 	if r := c.stopped(false); r != nil {
-		return fill(len(cl.regIDs), *r)
+		return vendorutil.Fill(len(cl.regIDs), *r)
 	}
 	body := cl.Payload
 	if cl.kind == pushList {
 		var err error
 		if body, err = PushToListJSON(c.appID, cl.regIDs, taskID, cl.requestID); err != nil {
-			return fill(len(cl.regIDs), push.Result{Outcome: push.InvalidArgument, Reason: "vivo: " + err.Error()})
+			return vendorutil.Fill(len(cl.regIDs), push.Result{Outcome: push.InvalidArgument, Reason: "vivo: " + err.Error()})
 		}
 	}
 	ans, failed := c.do(ctx, cl.URL, body)
 	if failed != nil {
-		return fill(len(cl.regIDs), *failed)
+		return vendorutil.Fill(len(cl.regIDs), *failed)
 	}
 	base := c.result(int(ans.Result), ans.Desc)
 	if base.Outcome == push.Sent {
@@ -401,7 +350,7 @@ func (c *Client) exchange(ctx context.Context, cl call, taskID string) []push.Re
 // lists as invalid users with status 1 or 2, whose tokens are dead.
 // Status 4 (not a test device) changes nothing.
 func Results(regIDs []string, base push.Result, invalid []InvalidUser) []push.Result {
-	out := fill(len(regIDs), base)
+	out := vendorutil.Fill(len(regIDs), base)
 	dead := map[string]int{}
 	for _, u := range invalid {
 		if u.Status == StatusUnknownUser || u.Status == StatusUninstalled {
@@ -566,7 +515,7 @@ func decode(status int, header http.Header, body []byte) (answer, *push.Result) 
 	err := json.Unmarshal(body, &a)
 	switch {
 	case status == http.StatusTooManyRequests || status >= 500:
-		return a, &push.Result{Outcome: push.Retryable, Reason: fmt.Sprintf("vivo: HTTP %d", status), RetryAfter: retryAfter(header)}
+		return a, &push.Result{Outcome: push.Retryable, Reason: fmt.Sprintf("vivo: HTTP %d", status), RetryAfter: vendorutil.RetryAfterHeader(header, time.Now())}
 	case err != nil && status/100 == 2:
 		return a, &push.Result{Outcome: push.Retryable, Reason: fmt.Sprintf("vivo: unreadable answer (HTTP %d)", status)}
 	case err != nil || status/100 != 2 && a.Result == CodeOK:
@@ -654,23 +603,6 @@ func (c *Client) post(ctx context.Context, u, token string, body []byte) (int, h
 		return 0, nil, nil, fmt.Errorf("read answer: %w", err)
 	}
 	return resp.StatusCode, resp.Header, b, nil
-}
-
-// retryAfter reads Retry-After: seconds or an HTTP date.
-func retryAfter(h http.Header) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil && s > 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d
-		}
-	}
-	return 0
 }
 
 // flexInt decodes a JSON number or a numeric string.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/offpush/offpush/shared/cert"
 	"github.com/offpush/offpush/shared/push"
+	"github.com/offpush/offpush/shared/vendors/internal/vendorutil"
 )
 
 // contentType is the body type Xiaomi documents for every server call.
@@ -84,18 +85,9 @@ func New(c cert.Certificate, env *push.Env) (*Client, error) {
 		cert:   c,
 		secret: c.Xiaomi.AppSecret,
 		url:    strings.TrimRight(env.BaseURL(push.URLXiaomi, host), "/") + SendPath,
-		http:   env.HTTPClient,
-		log:    env.Log,
-		now:    env.Now,
-	}
-	if cl.http == nil {
-		cl.http = env.WrapClient(&http.Client{Timeout: 30 * time.Second})
-	}
-	if cl.log == nil {
-		cl.log = slog.Default()
-	}
-	if cl.now == nil {
-		cl.now = time.Now
+		http:   env.HTTP(),
+		log:    env.Logger(),
+		now:    env.Clock(),
 	}
 	return cl, nil
 }
@@ -117,34 +109,16 @@ func (c *Client) plan(m *push.Message, targets []push.Target) ([]batch, []push.R
 	results := make([]push.Result, len(targets))
 	msg, err := Build(m, c.cert)
 	if err != nil {
-		for i := range results {
-			results[i] = push.Result{Outcome: push.InvalidArgument, Reason: "xiaomi: " + err.Error()}
-		}
+		vendorutil.FillAll(results, vendorutil.Invalid("xiaomi", err))
 		return nil, results
 	}
 	var batches []batch
-	var cur batch
-	flush := func() {
-		if len(cur.targets) == 0 {
-			return
-		}
+	for _, b := range vendorutil.Batches(targets, MaxRegIDs, vendorutil.Checked(results, "xiaomi", checkToken)) {
+		cur := batch{targets: b.Idx, tokens: b.Tokens}
 		msg.RegistrationID = strings.Join(cur.tokens, ",")
 		cur.body = msg.Body()
 		batches = append(batches, cur)
-		cur = batch{}
 	}
-	for i, t := range targets {
-		if err := checkToken(t.Token); err != nil {
-			results[i] = push.Result{Outcome: push.InvalidArgument, Reason: "xiaomi: " + err.Error()}
-			continue
-		}
-		cur.targets = append(cur.targets, i)
-		cur.tokens = append(cur.tokens, t.Token)
-		if len(cur.targets) == MaxRegIDs {
-			flush()
-		}
-	}
-	flush()
 	return batches, results
 }
 
@@ -200,19 +174,19 @@ func (c *Client) Send(ctx context.Context, m *push.Message, targets []push.Targe
 func (c *Client) do(ctx context.Context, b batch) []push.Result {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(b.body))
 	if err != nil {
-		return fill(len(b.tokens), push.Result{Outcome: push.Rejected, Reason: "xiaomi: build request: " + err.Error()})
+		return vendorutil.Fill(len(b.tokens), push.Result{Outcome: push.Rejected, Reason: "xiaomi: build request: " + err.Error()})
 	}
 	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("Authorization", "key="+c.secret)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		// Transport errors and timeouts are passing by nature.
-		return fill(len(b.tokens), push.Result{Outcome: push.Retryable, Reason: "xiaomi: " + err.Error()})
+		return vendorutil.Fill(len(b.tokens), push.Result{Outcome: push.Retryable, Reason: "xiaomi: " + err.Error()})
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
-		return fill(len(b.tokens), push.Result{Outcome: push.Retryable, Reason: "xiaomi: read answer: " + err.Error()})
+		return vendorutil.Fill(len(b.tokens), push.Result{Outcome: push.Retryable, Reason: "xiaomi: read answer: " + err.Error()})
 	}
 	results := Classify(resp.StatusCode, resp.Header, body, b.tokens, c.now())
 	if r := results[0]; r.Outcome != push.Sent && r.Outcome != push.InvalidToken {
@@ -257,17 +231,17 @@ type responseData struct {
 func Classify(status int, h http.Header, body []byte, tokens []string, now time.Time) []push.Result {
 	n := len(tokens)
 	if status == http.StatusTooManyRequests || status >= 500 {
-		return fill(n, push.Result{Outcome: push.Retryable, Reason: "xiaomi: HTTP " + strconv.Itoa(status), RetryAfter: retryAfter(h, now)})
+		return vendorutil.Fill(n, push.Result{Outcome: push.Retryable, Reason: "xiaomi: HTTP " + strconv.Itoa(status), RetryAfter: vendorutil.RetryAfterHeader(h, now)})
 	}
 	var r response
 	if err := json.Unmarshal(body, &r); err != nil || r.Code == nil {
 		switch {
 		case status == http.StatusUnauthorized || status == http.StatusForbidden:
-			return fill(n, push.Result{Outcome: push.Auth, Reason: "xiaomi: HTTP " + strconv.Itoa(status)})
+			return vendorutil.Fill(n, push.Result{Outcome: push.Auth, Reason: "xiaomi: HTTP " + strconv.Itoa(status)})
 		case status >= 200 && status < 300:
-			return fill(n, push.Result{Outcome: push.Retryable, Reason: "xiaomi: unreadable answer"})
+			return vendorutil.Fill(n, push.Result{Outcome: push.Retryable, Reason: "xiaomi: unreadable answer"})
 		}
-		return fill(n, push.Result{Outcome: push.Rejected, Reason: "xiaomi: HTTP " + strconv.Itoa(status)})
+		return vendorutil.Fill(n, push.Result{Outcome: push.Rejected, Reason: "xiaomi: HTTP " + strconv.Itoa(status)})
 	}
 	code := int64(*r.Code)
 	reason := fmt.Sprintf("xiaomi %d: %s", code, first(r.Reason, r.Description, r.Result))
@@ -275,7 +249,7 @@ func Classify(status int, h http.Header, body []byte, tokens []string, now time.
 	case code == CodeOK && r.Result != "error":
 		var d responseData
 		_ = json.Unmarshal(r.Data, &d) // a success without data is still a success
-		out := fill(n, push.Result{Outcome: push.Sent, MessageID: d.ID})
+		out := vendorutil.Fill(n, push.Result{Outcome: push.Sent, MessageID: d.ID})
 		if len(d.BadRegIDs) > 0 {
 			bad := make(map[string]bool, len(d.BadRegIDs))
 			for _, id := range d.BadRegIDs {
@@ -289,24 +263,15 @@ func Classify(status int, h http.Header, body []byte, tokens []string, now time.
 		}
 		return out
 	case code == CodeAuth:
-		return fill(n, push.Result{Outcome: push.Auth, Reason: reason})
+		return vendorutil.Fill(n, push.Result{Outcome: push.Auth, Reason: reason})
 	case code == CodeInvalidRegIDs:
-		return fill(n, push.Result{Outcome: push.InvalidToken, Reason: reason})
+		return vendorutil.Fill(n, push.Result{Outcome: push.InvalidToken, Reason: reason})
 	case code == CodeDailyQuota:
-		return fill(n, push.Result{Outcome: push.Quota, Reason: reason})
+		return vendorutil.Fill(n, push.Result{Outcome: push.Quota, Reason: reason})
 	case retryableCodes[code]:
-		return fill(n, push.Result{Outcome: push.Retryable, Reason: reason, RetryAfter: retryAfter(h, now)})
+		return vendorutil.Fill(n, push.Result{Outcome: push.Retryable, Reason: reason, RetryAfter: vendorutil.RetryAfterHeader(h, now)})
 	}
-	return fill(n, push.Result{Outcome: push.Rejected, Reason: reason})
-}
-
-// fill returns n copies of r.
-func fill(n int, r push.Result) []push.Result {
-	out := make([]push.Result, n)
-	for i := range out {
-		out[i] = r
-	}
-	return out
+	return vendorutil.Fill(n, push.Result{Outcome: push.Rejected, Reason: reason})
 }
 
 // first returns the first non-empty string.
@@ -317,24 +282,6 @@ func first(s ...string) string {
 		}
 	}
 	return ""
-}
-
-// retryAfter reads a Retry-After header: seconds or an HTTP date.
-func retryAfter(h http.Header, now time.Time) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil {
-		if s < 0 {
-			return 0
-		}
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }
 
 // flexInt decodes a JSON number or a numeric string.
