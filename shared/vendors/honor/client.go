@@ -20,7 +20,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/offpush/offpush/shared/cert"
@@ -142,24 +141,11 @@ func (c *Client) Send(ctx context.Context, m *push.Message, targets []push.Targe
 	reqs, results := c.Requests(m, targets)
 	if m.DryRun {
 		for _, r := range reqs {
-			for _, t := range r.Targets {
-				results[t] = push.Result{Outcome: push.Sent, Reason: "dry_run"}
-			}
+			vendorutil.FillAt(results, r.Targets, vendorutil.DryRunResult)
 		}
 		return results
 	}
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, concurrency)
-	for _, r := range reqs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			c.send(ctx, r, targets, results)
-		}()
-	}
-	wg.Wait()
+	vendorutil.Parallel(len(reqs), concurrency, func(i int) { c.send(ctx, reqs[i], targets, results) })
 	return results
 }
 
@@ -171,7 +157,7 @@ func (c *Client) send(ctx context.Context, r push.Request, targets []push.Target
 	for attempt := 0; ; attempt++ {
 		tok, err := c.tokens.Token(ctx)
 		if err != nil {
-			vendorutil.FillAt(results, r.Targets, tokenFailure(err))
+			vendorutil.FillAt(results, r.Targets, vendorutil.TokenFailure("honor", err))
 			return
 		}
 		a = c.post(ctx, r, tok)
@@ -313,71 +299,9 @@ func reason(a answer) string {
 	return b.String()
 }
 
-// authError is a failure to get an access token; retryable when the OAuth
-// service failed rather than refused the credentials.
-type authError struct {
-	retryable bool
-	msg       string
-}
-
-func (e *authError) Error() string { return e.msg }
-
-// tokenFailure maps a failure to get an access token: refused credentials
-// are Auth; an unreachable or failing OAuth service is Retryable.
-func tokenFailure(err error) push.Result {
-	var ae *authError
-	if errors.As(err, &ae) && !ae.retryable {
-		return push.Result{Outcome: push.Auth, Reason: "honor oauth: " + ae.msg}
-	}
-	return push.Result{Outcome: push.Retryable, Reason: "honor oauth: " + err.Error()}
-}
-
 // fetchToken asks Honor's OAuth endpoint for an access token with the
 // client credentials grant (the Client ID and Client Secret, not the App
-// ID). Refusals look like {"error":"invalid_client","error_description":…}.
+// ID).
 func (c *Client) fetchToken(ctx context.Context) (string, time.Duration, error) {
-	form := url.Values{
-		"grant_type":    {"client_credentials"},
-		"client_id":     {c.cert.Honor.ClientID},
-		"client_secret": {c.cert.Honor.ClientSecret},
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.authURL, strings.NewReader(form.Encode()))
-	if err != nil {
-		return "", 0, fmt.Errorf("build oauth request: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return "", 0, &authError{retryable: true, msg: err.Error()}
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
-	if err != nil {
-		return "", 0, &authError{retryable: true, msg: "read oauth answer: " + err.Error()}
-	}
-	var t struct {
-		AccessToken string `json:"access_token"`
-		ExpiresIn   int64  `json:"expires_in"`
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-	}
-	_ = json.Unmarshal(body, &t)
-	switch {
-	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
-		return "", 0, &authError{retryable: true, msg: "http " + strconv.Itoa(resp.StatusCode)}
-	case resp.StatusCode != http.StatusOK || t.Error != "" || t.AccessToken == "":
-		msg := "http " + strconv.Itoa(resp.StatusCode)
-		if t.Error != "" {
-			msg += " " + t.Error
-		}
-		if t.Description != "" {
-			msg += ": " + t.Description
-		}
-		return "", 0, &authError{msg: msg}
-	}
-	life := time.Duration(t.ExpiresIn) * time.Second
-	if life <= 0 {
-		life = time.Hour
-	}
-	return t.AccessToken, life, nil
+	return vendorutil.ClientCredentials(ctx, c.http, c.authURL, c.cert.Honor.ClientID, c.cert.Honor.ClientSecret, time.Hour)
 }

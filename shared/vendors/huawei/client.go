@@ -20,7 +20,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -181,18 +180,7 @@ const contentType = "application/json;charset=UTF-8"
 func (c *Client) Send(ctx context.Context, m *push.Message, targets []push.Target) []push.Result {
 	reqs, results := c.Requests(m, targets)
 	guarded := make([]bool, len(reqs))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, concurrency)
-	for i, r := range reqs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			guarded[i] = c.send(ctx, r, m.DryRun, targets, results)
-		}()
-	}
-	wg.Wait()
+	vendorutil.Parallel(len(reqs), concurrency, func(i int) { guarded[i] = c.send(ctx, reqs[i], m.DryRun, targets, results) })
 	if c.confirmed() {
 		for i, r := range reqs {
 			if !guarded[i] {
@@ -215,7 +203,7 @@ func (c *Client) send(ctx context.Context, r push.Request, dry bool, targets []p
 	for attempt := 0; ; attempt++ {
 		tok, err := c.tokens.Token(ctx)
 		if err != nil {
-			vendorutil.FillAt(results, r.Targets, tokenFailure(err))
+			vendorutil.FillAt(results, r.Targets, vendorutil.TokenFailure("huawei", err))
 			return false
 		}
 		a = c.post(ctx, r, tok)
@@ -436,77 +424,9 @@ func reason(a answer) string {
 	return b.String()
 }
 
-// authError is a failure to get an access token; retryable when Huawei's
-// OAuth service failed rather than refused the credentials.
-type authError struct {
-	retryable bool
-	msg       string
-}
-
-func (e *authError) Error() string { return e.msg }
-
-// tokenFailure maps a failure to get an access token: refused credentials
-// are Auth (never a token problem); an OAuth endpoint that is down or
-// unreachable is Retryable.
-func tokenFailure(err error) push.Result {
-	var ae *authError
-	if errors.As(err, &ae) && !ae.retryable {
-		return push.Result{Outcome: push.Auth, Reason: "huawei oauth: " + ae.msg}
-	}
-	return push.Result{Outcome: push.Retryable, Reason: "huawei oauth: " + err.Error()}
-}
-
 // fetchToken asks Huawei's OAuth endpoint for an access token with the
 // client credentials grant (client_id is the app ID, client_secret the app
-// secret).
+// secret); tokens last an hour.
 func (c *Client) fetchToken(ctx context.Context) (string, time.Duration, error) {
-	form := url.Values{
-		"grant_type":    {"client_credentials"},
-		"client_id":     {c.appID},
-		"client_secret": {c.cert.Huawei.AppSecret},
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.authURL, strings.NewReader(form.Encode()))
-	if err != nil {
-		return "", 0, fmt.Errorf("build oauth request: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return "", 0, &authError{retryable: true, msg: err.Error()}
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
-	if err != nil {
-		return "", 0, &authError{retryable: true, msg: "read oauth answer: " + err.Error()}
-	}
-	// error is a number in Huawei's answers ({"error":1101,"sub_error":20001,
-	// "error_description":"invalid client"}) [?]; the official demo types it a
-	// string, so either is read.
-	var t struct {
-		AccessToken string          `json:"access_token"`
-		ExpiresIn   int64           `json:"expires_in"`
-		Error       json.RawMessage `json:"error"`
-		Description string          `json:"error_description"`
-	}
-	_ = json.Unmarshal(body, &t)
-	switch {
-	case resp.StatusCode >= 500:
-		return "", 0, &authError{retryable: true, msg: "http " + strconv.Itoa(resp.StatusCode)}
-	case resp.StatusCode == http.StatusTooManyRequests:
-		return "", 0, &authError{retryable: true, msg: "http 429"}
-	case resp.StatusCode != http.StatusOK || len(t.Error) > 0 || t.AccessToken == "":
-		msg := "http " + strconv.Itoa(resp.StatusCode)
-		if len(t.Error) > 0 {
-			msg += " error " + strings.Trim(string(t.Error), `"`)
-		}
-		if t.Description != "" {
-			msg += " " + t.Description
-		}
-		return "", 0, &authError{msg: msg}
-	}
-	life := time.Duration(t.ExpiresIn) * time.Second
-	if life <= 0 {
-		life = time.Hour // the documented lifetime
-	}
-	return t.AccessToken, life, nil
+	return vendorutil.ClientCredentials(ctx, c.http, c.authURL, c.appID, c.cert.Huawei.AppSecret, time.Hour)
 }

@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/offpush/offpush/shared/cert"
@@ -214,29 +213,16 @@ func (c *Client) Send(ctx context.Context, m *push.Message, targets []push.Targe
 	calls, results := c.plan(m, targets)
 	if m.DryRun {
 		for _, cl := range calls {
-			for _, i := range cl.Targets {
-				results[i] = push.Result{Outcome: push.Sent, Reason: "dry_run"}
-			}
+			vendorutil.FillAt(results, cl.Targets, vendorutil.DryRunResult)
 		}
 		return results
 	}
-	sem := make(chan struct{}, maxInFlight)
-	var wg sync.WaitGroup
-	for _, cl := range calls {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			per := c.exchange(ctx, cl)
-			for j, slots := range cl.slots {
-				for _, i := range slots {
-					results[i] = per[j]
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	vendorutil.Parallel(len(calls), maxInFlight, func(k int) {
+		per := c.exchange(ctx, calls[k])
+		for j, slots := range calls[k].slots {
+			vendorutil.FillAt(results, slots, per[j])
+		}
+	})
 	return results
 }
 

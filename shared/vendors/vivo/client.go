@@ -257,9 +257,7 @@ func (c *Client) Send(ctx context.Context, m *push.Message, targets []push.Targe
 	}
 	if m.DryRun {
 		for _, cl := range calls {
-			for _, i := range cl.Targets {
-				results[i] = push.Result{Outcome: push.Sent, Reason: "dry_run"}
-			}
+			vendorutil.FillAt(results, cl.Targets, vendorutil.DryRunResult)
 		}
 		return results
 	}
@@ -280,18 +278,7 @@ func (c *Client) Send(ctx context.Context, m *push.Message, targets []push.Targe
 		}
 		return results
 	}
-	sem := make(chan struct{}, maxInFlight)
-	var wg sync.WaitGroup
-	for _, cl := range lists {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			set(cl, c.exchange(ctx, cl, taskID))
-		}()
-	}
-	wg.Wait()
+	vendorutil.Parallel(len(lists), maxInFlight, func(i int) { set(lists[i], c.exchange(ctx, lists[i], taskID)) })
 	return results
 }
 

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/offpush/offpush/shared/cert"
@@ -148,25 +147,15 @@ func (c *Client) Send(ctx context.Context, m *push.Message, targets []push.Targe
 	batches, results := c.plan(m, targets)
 	if m.DryRun {
 		for _, b := range batches {
-			for _, i := range b.targets {
-				results[i] = push.Result{Outcome: push.Sent, Reason: "dry_run"}
-			}
+			vendorutil.FillAt(results, b.targets, vendorutil.DryRunResult)
 		}
 		return results
 	}
-	sem := make(chan struct{}, maxConcurrent)
-	var wg sync.WaitGroup
-	for _, b := range batches {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			for j, r := range c.do(ctx, b) {
-				results[b.targets[j]] = r
-			}
-		}()
-	}
-	wg.Wait()
+	vendorutil.Parallel(len(batches), maxConcurrent, func(i int) {
+		for j, r := range c.do(ctx, batches[i]) {
+			results[batches[i].targets[j]] = r
+		}
+	})
 	return results
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/offpush/offpush/shared/push"
@@ -159,4 +160,24 @@ func RetryAfter(v string, now time.Time) time.Duration {
 // RetryAfterHeader is RetryAfter of h's Retry-After header.
 func RetryAfterHeader(h http.Header, now time.Time) time.Duration {
 	return RetryAfter(h.Get("Retry-After"), now)
+}
+
+// DryRunResult is the result of a target in a dry run of a vendor without
+// a validate-only mode: built and checked, nothing sent.
+var DryRunResult = push.Result{Outcome: push.Sent, Reason: "dry_run"}
+
+// Parallel runs do(0) to do(n-1), at most limit at a time, and returns
+// when all are done: how every batching vendor sends its requests.
+func Parallel(n, limit int, do func(i int)) {
+	sem := make(chan struct{}, max(limit, 1))
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			do(i)
+		}()
+	}
+	wg.Wait()
 }
