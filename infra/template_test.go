@@ -37,6 +37,8 @@ import (
 	"github.com/dlclark/regexp2"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"sigs.k8s.io/yaml"
+
+	"github.com/offpush/offpush/shared/testinfra/lambdagc"
 )
 
 // repoRoot is the repository root: go test runs in the package directory.
@@ -369,6 +371,15 @@ func TestFunctionRuntime(t *testing.T) {
 		if len(allowed) == 0 || slices.ContainsFunc(allowed, func(v any) bool { return v != "live" && v != "capture" }) {
 			t.Errorf("%s: OFFPUSH_VENDOR_MODE = %v, want live, capture or Ref of a parameter with AllowedValues among them", id, mode)
 		}
+	}
+}
+
+// TestBenchmarkedMemory: the benchmarks give the push path the collector
+// settings of a message-push container of this size (lambdagc).
+func TestBenchmarkedMemory(t *testing.T) {
+	tp := loadTemplate(t)
+	if got := effective(tp, "MessagePushFunction", "MemorySize"); !jsonEqual(got, lambdagc.MessagePushMemoryMB) {
+		t.Errorf("MessagePushFunction: MemorySize = %v, but the benchmarks assume lambdagc.MessagePushMemoryMB = %d", got, lambdagc.MessagePushMemoryMB)
 	}
 }
 

@@ -7,7 +7,8 @@ package e2etest
 // and the eight vendor mocks answering after 30 ms. The mocks run in a child
 // process (this test binary re-run as TestBenchVendorMocks), and DynamoDB
 // Local in its own JVM, so the process CPU time measured is offpush's alone:
-// decisions, payloads, vendor clients, the store's SDK calls.
+// decisions, payloads, vendor clients, the store's SDK calls. The garbage
+// collector is set as message-push sets it in its container (lambdagc).
 
 import (
 	"bufio"
@@ -46,6 +47,7 @@ import (
 	"github.com/offpush/offpush/shared/store"
 	"github.com/offpush/offpush/shared/store/dynamo"
 	"github.com/offpush/offpush/shared/testinfra/dynamolocal"
+	"github.com/offpush/offpush/shared/testinfra/lambdagc"
 	"github.com/offpush/offpush/shared/vendors"
 	"github.com/offpush/offpush/shared/vendors/vendortest"
 )
@@ -496,6 +498,7 @@ func BenchmarkBatch500(b *testing.B) {
 		b.Fatal(batchBench.err)
 	}
 	f := batchBench.f
+	lambdagc.Apply(b, lambdagc.MessagePushMemoryMB)
 	ctx := context.Background()
 	mocksBefore, err := f.mocks.report()
 	if err != nil {

@@ -41,6 +41,7 @@ func Start(name string, build func(ctx context.Context, getenv func(string) stri
 func StartAny(name string, build func(ctx context.Context, getenv func(string) string) (any, error)) {
 	log := logging.New(os.Getenv)
 	slog.SetDefault(log) // so every package's slog lines are JSON with the request ID
+	TuneGC(os.Getenv)
 	h, err := build(context.Background(), os.Getenv)
 	if err != nil {
 		log.Error(name+" failed to start", "error", err.Error())
