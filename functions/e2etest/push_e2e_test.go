@@ -613,7 +613,8 @@ func TestPushHTTP(t *testing.T) {
 
 // TestPushSQS drives message-push with SQS events of bulk-job batches: a
 // delivery, its redelivery, a busy vendor that recovers on the re-enqueued
-// attempt, one that never does (dead-letter queue), and malformed bodies.
+// attempt, one that never does (dead-letter queue), and malformed bodies
+// (dead-lettered at once).
 func TestPushSQS(t *testing.T) {
 	t.Parallel()
 	s := newPushStack(t, 2)
@@ -757,21 +758,31 @@ func TestPushSQS(t *testing.T) {
 		checkJob(t, job2, store.JobSending, store.JobCounts{Users: 1, Batches: 1, Devices: 2, Sent: 1})
 	})
 
-	t.Run("malformed bodies are reported", func(t *testing.T) {
+	t.Run("malformed bodies are dead-lettered at once", func(t *testing.T) {
+		bodies := map[string]string{
+			"m-not-json":    `{"jobId":`,
+			"m-no-users":    string(batchJSON(batch{JobID: job1, Users: []string{}, Attempt: 1})),
+			"m-unknown-job": string(batchJSON(batch{JobID: "job-nope", Users: []string{"s-fcm"}, Attempt: 1})),
+		}
 		ev := sqsEventJSON(
-			sqsRecord(arn, "m-not-json", `{"jobId":`),
-			sqsRecord(arn, "m-no-users", batchJSON(batch{JobID: job1, Users: []string{}, Attempt: 1})),
-			sqsRecord(arn, "m-unknown-job", batchJSON(batch{JobID: "job-nope", Users: []string{"s-fcm"}, Attempt: 1})),
+			sqsRecord(arn, "m-not-json", bodies["m-not-json"]),
+			sqsRecord(arn, "m-no-users", bodies["m-no-users"]),
+			sqsRecord(arn, "m-unknown-job", bodies["m-unknown-job"]),
 			sqsRecord(arn, "m-redelivered", rec1.Body),
 		)
 		resp := invokeSQS(t, s.messagePush, "malformed batches", ev, true)
-		var ids []string
-		for _, f := range resp.BatchItemFailures {
-			ids = append(ids, f.ItemIdentifier)
+		if len(resp.BatchItemFailures) != 0 {
+			t.Errorf("batchItemFailures %+v, want none: malformed messages go to the dead-letter queue, not back", resp.BatchItemFailures)
 		}
-		sort.Strings(ids)
-		if wantIDs := []string{"m-no-users", "m-not-json", "m-unknown-job"}; !slices.Equal(ids, wantIDs) {
-			t.Errorf("batchItemFailures %q, want %q", ids, wantIDs)
+		dead := receive(t, s.sqs, s.dlqURL, 3, 10*time.Second)
+		got := map[string]string{}
+		for _, m := range dead {
+			got[aws.ToString(m.Body)] = aws.ToString(m.MessageAttributes["reason"].StringValue)
+		}
+		for id, body := range bodies {
+			if r, ok := got[body]; !ok || !strings.Contains(r, "malformed batch message") {
+				t.Errorf("%s: dead letter with reason %q (present %v), want its body as it came with a reason", id, r, ok)
+			}
 		}
 		checkTargets(t, "after the malformed batches")
 	})

@@ -146,6 +146,7 @@ type nopQueue struct{}
 
 func (nopQueue) Enqueue(context.Context, delivery.Batch, time.Duration) error { return nil }
 func (nopQueue) DeadLetter(context.Context, delivery.Batch, string) error     { return nil }
+func (nopQueue) Reject(context.Context, []byte, string) error                 { return nil }
 
 // users creates n users with one device each, tags, and a city attribute.
 func (e *env) users(n int) []string {

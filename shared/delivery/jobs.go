@@ -62,6 +62,9 @@ var ErrTooLarge = errors.New("queue message too large")
 type Queue interface {
 	Enqueue(ctx context.Context, b Batch, delay time.Duration) error
 	DeadLetter(ctx context.Context, b Batch, reason string) error
+	// Reject puts a message body that can never be handled (not a batch,
+	// or a batch of no known job) into the dead letters as it came.
+	Reject(ctx context.Context, body []byte, reason string) error
 }
 
 // Jobs reads a bulk job's content.
@@ -116,6 +119,17 @@ var ErrBusy = errors.New("batch is being handled by another worker")
 // ErrMalformed marks a message that can never be handled.
 var ErrMalformed = errors.New("malformed batch message")
 
+// reject dead-letters a message that can never be handled. If that fails
+// the message comes back (the error, still ErrMalformed), and the queue's
+// redrive policy dead-letters it in the end.
+func (w *Worker) reject(ctx context.Context, body []byte, cause error) error {
+	if err := w.cfg.Queue.Reject(ctx, body, cause.Error()); err != nil {
+		return fmt.Errorf("%w; dead-lettering it failed: %v", cause, err)
+	}
+	w.dl.log.WarnContext(ctx, "malformed batch message dead-lettered", "reason", cause.Error(), "bytes", len(body))
+	return nil
+}
+
 // batchLease bounds how long a crashed worker keeps a batch from others: it
 // outlasts an invocation (60 s by default) and ends before SQS redelivers the
 // message (the queue's visibility timeout, 6 minutes by default).
@@ -124,16 +138,20 @@ const batchLease = 5 * time.Minute
 // Handle runs one queue message. It returns nil when the message is done
 // with (delivered, re-enqueued or dead-lettered) and may be deleted, and an
 // error when it must come back. A message seen again after it was handled
-// sends nothing.
+// sends nothing. A message that can never be handled goes straight to the
+// dead letters rather than coming back until the redrive policy gives up.
 func (w *Worker) Handle(ctx context.Context, body []byte) error {
 	var b Batch
 	if err := json.Unmarshal(body, &b); err != nil {
-		return fmt.Errorf("%w: %v", ErrMalformed, err)
+		return w.reject(ctx, body, fmt.Errorf("%w: %v", ErrMalformed, err))
 	}
 	if err := b.Validate(); err != nil {
-		return fmt.Errorf("%w: %v", ErrMalformed, err)
+		return w.reject(ctx, body, fmt.Errorf("%w: %v", ErrMalformed, err))
 	}
 	job, err := w.job(ctx, b.JobID)
+	if errors.Is(err, ErrMalformed) {
+		return w.reject(ctx, body, err)
+	}
 	if err != nil {
 		return err
 	}

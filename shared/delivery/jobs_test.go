@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +20,21 @@ type fakeQueue struct {
 	enqueued []Batch
 	delays   []time.Duration
 	dead     []Batch
+	rejected []string // bodies
+	reasons  []string
+	// rejectErr makes Reject fail.
+	rejectErr error
+}
+
+func (q *fakeQueue) Reject(_ context.Context, body []byte, reason string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.rejectErr != nil {
+		return q.rejectErr
+	}
+	q.rejected = append(q.rejected, string(body))
+	q.reasons = append(q.reasons, reason)
+	return nil
 }
 
 func (q *fakeQueue) Enqueue(_ context.Context, b Batch, d time.Duration) error {
@@ -167,18 +183,40 @@ func TestWorkerDeadLettersAfterMaxAttempts(t *testing.T) {
 
 func TestWorkerRejectsMalformed(t *testing.T) {
 	h := newHarness(t)
-	w, _, _, _ := newWorker(t, h)
-	for name, b := range map[string][]byte{
-		"not json":              []byte("{"),
-		"no users":              body(t, Batch{JobID: "job-1", Attempt: 1}),
-		"no attempt":            body(t, Batch{JobID: "job-1", Users: []string{"a"}}),
-		"retry without devices": body(t, Batch{JobID: "job-1", Users: []string{"a"}, Attempt: 2}),
-		"bad user":              body(t, Batch{JobID: "job-1", Users: []string{"a/b"}, Attempt: 1}),
-		"unknown job":           body(t, Batch{JobID: "nope", Users: []string{"a"}, Attempt: 1}),
-	} {
-		if err := w.Handle(context.Background(), b); !errors.Is(err, ErrMalformed) {
-			t.Errorf("%s: %v, want ErrMalformed", name, err)
+	w, q, _, _ := newWorker(t, h)
+	h.upload("a", "d1", 2, "hw-a")
+	cases := []struct {
+		name, reason string
+		body         []byte
+	}{
+		{"not json", "unexpected end of JSON input", []byte("{")},
+		{"no users", "users", body(t, Batch{JobID: "job-1", Attempt: 1})},
+		{"no attempt", "attempt", body(t, Batch{JobID: "job-1", Users: []string{"a"}})},
+		{"retry without devices", "devices", body(t, Batch{JobID: "job-1", Users: []string{"a"}, Attempt: 2})},
+		{"bad user", "users[0]", body(t, Batch{JobID: "job-1", Users: []string{"a/b"}, Attempt: 1})},
+		{"unknown job", "nope", body(t, Batch{JobID: "nope", Users: []string{"a"}, Attempt: 1})},
+	}
+	for _, c := range cases {
+		if err := w.Handle(context.Background(), c.body); err != nil {
+			t.Errorf("%s: %v, want nil: the message is dead-lettered, and must not come back", c.name, err)
 		}
+	}
+	if len(q.rejected) != len(cases) {
+		t.Fatalf("%d messages dead-lettered, want %d", len(q.rejected), len(cases))
+	}
+	for i, c := range cases {
+		if q.rejected[i] != string(c.body) || !strings.Contains(q.reasons[i], ErrMalformed.Error()) || !strings.Contains(q.reasons[i], c.reason) {
+			t.Errorf("%s: dead letter %q with reason %q, want the body as it came and a reason naming %q", c.name, q.rejected[i], q.reasons[i], c.reason)
+		}
+	}
+	if len(h.huawei.sent) != 0 || len(q.enqueued) != 0 || len(q.dead) != 0 {
+		t.Fatalf("malformed messages sent %d, enqueued %d, dead-lettered %d batches", len(h.huawei.sent), len(q.enqueued), len(q.dead))
+	}
+
+	// When the dead-letter queue cannot take it, the message comes back.
+	q.rejectErr = errors.New("queue unavailable")
+	if err := w.Handle(context.Background(), []byte("{")); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "queue unavailable") {
+		t.Fatalf("Handle with the dead-letter queue down = %v, want ErrMalformed naming the queue's failure", err)
 	}
 }
 

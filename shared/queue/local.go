@@ -141,6 +141,16 @@ func (l *Local) DeadLetter(ctx context.Context, b delivery.Batch, reason string)
 	return nil
 }
 
+// Reject puts a message body that is no batch straight into the dead
+// letters.
+func (l *Local) Reject(ctx context.Context, body []byte, reason string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.dead = append(l.dead, DeadLetter{Body: append([]byte(nil), body...), Reason: reason, At: time.Now()})
+	l.log.WarnContext(ctx, "malformed message dead-lettered", "reason", reason)
+	return nil
+}
+
 // DeadLetters returns the messages given up on so far, oldest first.
 func (l *Local) DeadLetters() []DeadLetter {
 	l.mu.Lock()

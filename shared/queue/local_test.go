@@ -210,6 +210,24 @@ func TestLocalDeadLetter(t *testing.T) {
 	}
 }
 
+func TestLocalReject(t *testing.T) {
+	var r recorder
+	l := NewLocal(r.handle, LocalOptions{Log: quiet})
+	body := []byte("{")
+	if err := l.Reject(context.Background(), body, "malformed batch message"); err != nil {
+		t.Fatal(err)
+	}
+	body[0] = 'x' // the dead letter keeps its own copy
+	d := l.DeadLetters()
+	if len(d) != 1 || string(d[0].Body) != "{" || d[0].Reason != "malformed batch message" {
+		t.Fatalf("dead letters %+v", d)
+	}
+	closeLocal(t, l)
+	if r.count() != 0 {
+		t.Fatal("a rejected message was handled")
+	}
+}
+
 func TestLocalBoundedWorkers(t *testing.T) {
 	var running, most atomic.Int32
 	handler := func(context.Context, []byte) error {

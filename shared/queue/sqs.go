@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -66,28 +67,42 @@ func (q *SQS) Enqueue(ctx context.Context, b delivery.Batch, delay time.Duration
 // DeadLetter sends b to the dead-letter queue with reason as its "reason"
 // message attribute.
 func (q *SQS) DeadLetter(ctx context.Context, b delivery.Batch, reason string) error {
-	if q.dlq == "" {
-		return fmt.Errorf("dead-letter batch %d of job %s: no dead-letter queue configured", b.Batch, b.JobID)
-	}
 	body, err := encode(b)
 	if err != nil {
 		return err
 	}
+	if err := q.deadLetter(ctx, body, reason); err != nil {
+		return fmt.Errorf("dead-letter batch %d of job %s: %w", b.Batch, b.JobID, err)
+	}
+	return nil
+}
+
+// Reject sends a message body that is no batch to the dead-letter queue as
+// it came, with reason as its "reason" attribute.
+func (q *SQS) Reject(ctx context.Context, body []byte, reason string) error {
+	if err := q.deadLetter(ctx, body, reason); err != nil {
+		return fmt.Errorf("dead-letter malformed message: %w", err)
+	}
+	return nil
+}
+
+func (q *SQS) deadLetter(ctx context.Context, body []byte, reason string) error {
+	if q.dlq == "" {
+		return errors.New("no dead-letter queue configured")
+	}
 	reason = cutReason(reason)
 	// SQS counts attributes in the message size.
 	if size := len(body) + len(ReasonAttribute) + len("String") + len(reason); size > MaxMessageBytes {
-		return fmt.Errorf("%w: dead letter for batch %d of job %s is %d bytes; the limit is %d", ErrTooLarge, b.Batch, b.JobID, size, MaxMessageBytes)
+		return fmt.Errorf("%w: the dead letter is %d bytes; the limit is %d", ErrTooLarge, size, MaxMessageBytes)
 	}
-	if _, err := q.api.SendMessage(ctx, &sqs.SendMessageInput{
+	_, err := q.api.SendMessage(ctx, &sqs.SendMessageInput{
 		QueueUrl:    aws.String(q.dlq),
 		MessageBody: aws.String(string(body)),
 		MessageAttributes: map[string]sqstypes.MessageAttributeValue{
 			ReasonAttribute: {DataType: aws.String("String"), StringValue: aws.String(reason)},
 		},
-	}); err != nil {
-		return fmt.Errorf("dead-letter batch %d of job %s: %w", b.Batch, b.JobID, err)
-	}
-	return nil
+	})
+	return err
 }
 
 // cutReason makes reason a valid attribute value: not empty (SQS refuses

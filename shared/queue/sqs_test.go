@@ -208,6 +208,33 @@ func TestSQSDeadLetter(t *testing.T) {
 	}
 }
 
+func TestSQSReject(t *testing.T) {
+	c := fauxqs.Client(t)
+	url, dlq := fauxqs.NewQueue(t, "reject", 3, 30*time.Second)
+	q := NewSQS(c, url, dlq)
+	body := `{"jobId":"job-r","users":["a"],"attempt":0}`
+	if err := q.Reject(context.Background(), []byte(body), "malformed batch message: attempt: must be at least 1\x00"); err != nil {
+		t.Fatal(err)
+	}
+	if msgs := receive(t, c, url, 10, 0); len(msgs) != 0 {
+		t.Fatal("a rejected message went to the main queue")
+	}
+	msgs := receive(t, c, dlq, 10, 2)
+	if len(msgs) != 1 || aws.ToString(msgs[0].Body) != body {
+		t.Fatalf("dead-letter queue holds %d messages (%v); want the body as it came", len(msgs), msgs)
+	}
+	if r := aws.ToString(msgs[0].MessageAttributes[ReasonAttribute].StringValue); r != "malformed batch message: attempt: must be at least 1 " {
+		t.Fatalf("reason attribute %q: want the reason, its control character replaced", r)
+	}
+	if err := NewSQS(c, url, "").Reject(context.Background(), []byte(body), "x"); err == nil {
+		t.Fatal("Reject without a dead-letter queue succeeded")
+	}
+	huge := strings.Repeat("x", MaxMessageBytes)
+	if err := q.Reject(context.Background(), []byte(huge), "too big"); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("Reject of a body at the size limit = %v, want ErrTooLarge (the reason attribute counts)", err)
+	}
+}
+
 // TestSQSRedrive runs a consumer like the event source mapping that never
 // deletes the message: after maxReceive receives it is in the dead-letter
 // queue.
