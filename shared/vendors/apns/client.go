@@ -192,12 +192,6 @@ func NewWithOptions(c cert.Certificate, env *push.Env, o Options) (*Client, erro
 		// APNs answers are a few bytes of JSON; asking for gzip only adds a
 		// header to every request.
 		DisableCompression: true,
-		// No dynamic HPACK table for request headers (0 would mean the
-		// default 4 KiB): every request's :path (the device token) and
-		// apns-id are new, so indexing them only churns the table, evicting
-		// and re-adding entries on every push; that bookkeeping cost more
-		// CPU than the bytes it saves.
-		MaxEncoderHeaderTableSize: 1,
 	}
 	// No http.Client.Timeout: for a transport it does not recognise (the
 	// observer in front of x/net's) net/http enforces it with a goroutine,

@@ -190,3 +190,40 @@ func TestFCMMockSendChecks(t *testing.T) {
 	}
 	m.Log.CheckClean(t)
 }
+
+// TestFCMMockChecksOnceABody: a body that differs from a checked one only
+// in its token is not decoded again, and anything else still is.
+func TestFCMMockChecksOnceABody(t *testing.T) {
+	var c fcmChecked
+	body := func(tok, extra string) []byte {
+		return []byte(`{"message":{"token":"` + tok + `","data":{"ext":"{}"` + extra + `},"android":{"priority":"high"}}}`)
+	}
+	for _, tok := range []string{"tok-1", "tok-2", `tok-\u0033`} {
+		got, _, err := c.check(body(tok, ""))
+		if want := strings.ReplaceAll(tok, `\u0033`, "3"); err != nil || got != want {
+			t.Fatalf("check(%s) = %q, %v; want %q", tok, got, err, want)
+		}
+	}
+	if len(c.bodies) != 1 {
+		t.Fatalf("%d bodies remembered, want 1 for three that differ only in their token", len(c.bodies))
+	}
+	// A different body is decoded, and its broken rule found.
+	if _, _, err := c.check(body("tok-4", `,"from":"x"`)); err == nil || !strings.Contains(err.Error(), "reserved") {
+		t.Fatalf("reserved data key: %v, want it refused", err)
+	}
+	// An empty token is no token, even in a remembered shape.
+	if _, _, err := c.check(body("", "")); err == nil {
+		t.Fatal("an empty token passed")
+	}
+	// "token" as a data key: never remembered, and the message's token is
+	// the one returned.
+	withKey := []byte(`{"message":{"data":{"token":"not-it"},"token":"tok-5"}}`)
+	for range 2 {
+		if got, _, err := c.check(withKey); err != nil || got != "tok-5" {
+			t.Fatalf("check with a data key named token = %q, %v; want tok-5", got, err)
+		}
+	}
+	if len(c.bodies) != 1 {
+		t.Fatalf("%d bodies remembered, want the body with two \"token\": keys left out", len(c.bodies))
+	}
+}
