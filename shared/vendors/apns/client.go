@@ -59,14 +59,7 @@ const DefaultTimeout = 30 * time.Second
 // write stuck on a dead peer is caught the same way (the connection is
 // closed under it), so no per-write deadline is set: that would re-arm a
 // timer twice on every flush.
-//
-// coalesceDelay is how long a request's frames may wait to leave together
-// with others' (vendorutil.CoalesceWrites): at thousands of pushes a second
-// it gathers several requests into one TLS record and write(2), which
-// cuts the client's CPU per push by about a fifth, for at most a quarter
-// millisecond more on a round trip of tens.
 const (
-	coalesceDelay   = 250 * time.Microsecond
 	readIdleTimeout = 15 * time.Second
 	pingTimeout     = 5 * time.Second
 	dialTimeout     = 10 * time.Second
@@ -255,7 +248,8 @@ func dialTLS(ctx context.Context, network, addr string, cfg *tls.Config) (net.Co
 		conn.Close()
 		return nil, fmt.Errorf("apns: server at %s negotiated %q, not HTTP/2", addr, p)
 	}
-	return vendorutil.CoalesceWrites(conn, coalesceDelay), nil
+	// Frames leave in gathered writes, one TLS record each.
+	return vendorutil.CoalesceWrites(conn, vendorutil.CoalesceDelay), nil
 }
 
 // exchange is one request's context. It carries, past apns2 (which hides

@@ -198,13 +198,6 @@ func NewWithOptions(c cert.Certificate, env *push.Env, opts Options) (*Client, e
 	}, nil
 }
 
-// coalesceDelay is how long a request's TLS records may wait to leave
-// together with others' in one write (vendorutil.CoalesceWrites): HTTP/2
-// flushes after each request's headers and again after its body, and at
-// thousands of requests a second those writes cost more CPU than the rest
-// of a push; the wait is a quarter millisecond on a round trip of tens.
-const coalesceDelay = 250 * time.Microsecond
-
 // maxDialsPerHost bounds the connections to FCM being dialled at once.
 const maxDialsPerHost = 4
 
@@ -231,13 +224,15 @@ func sendTransport(env *push.Env, hc *http.Client) http.RoundTripper {
 	return env.Shared.Get("fcm.transport", func() any {
 		t := push.NewTransport(env.TLS)
 		t.MaxConnsPerHost = maxDialsPerHost
+		// TLS records leave in gathered writes (net/http needs the
+		// *tls.Conn itself, so the gathering is beneath it).
 		dial := t.DialContext
 		t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 			conn, err := dial(ctx, network, addr)
 			if err != nil {
 				return nil, err
 			}
-			return vendorutil.CoalesceWrites(conn, coalesceDelay), nil
+			return vendorutil.CoalesceWrites(conn, vendorutil.CoalesceDelay), nil
 		}
 		wrapped := env.WrapClient(&http.Client{Transport: t})
 		if wrapped.Transport == nil {
